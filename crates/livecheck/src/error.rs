@@ -1,0 +1,104 @@
+//! The one error type of the core: every bad input maps to a variant with a clear message.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in livecheck. Messages name the offending value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Width or height is zero.
+    #[error("frame has zero size: {width}x{height}")]
+    EmptyFrame {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// 4:2:0 formats need even width and height.
+    #[error("{format:?} needs even width and height, got {width}x{height}")]
+    OddDimensions {
+        /// The pixel format.
+        format: crate::PixelFormat,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The row stride is shorter than one row of pixels.
+    #[error("row stride {stride} is smaller than the {min} bytes one row of {format:?} needs")]
+    StrideTooSmall {
+        /// The pixel format.
+        format: crate::PixelFormat,
+        /// The stride given.
+        stride: usize,
+        /// The smallest valid stride.
+        min: usize,
+    },
+    /// The buffer is shorter than width, height and stride require.
+    #[error("frame buffer has {actual} bytes but {format:?} {width}x{height} with stride {stride} needs {expected}")]
+    BufferTooSmall {
+        /// The pixel format.
+        format: crate::PixelFormat,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Row stride in bytes.
+        stride: usize,
+        /// Bytes needed.
+        expected: usize,
+        /// Bytes given.
+        actual: usize,
+    },
+    /// Rotation is not one of 0, 90, 180, 270.
+    #[error("rotation must be 0, 90, 180 or 270 degrees, got {0}")]
+    BadRotation(u32),
+    /// Frame dimensions beyond what any camera delivers (guards against garbage sizes).
+    #[error("frame size {width}x{height} exceeds the {max}x{max} limit")]
+    FrameTooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Largest side accepted.
+        max: u32,
+    },
+    /// A model file could not be read.
+    #[error("cannot read model {path}: {source} (run `cargo xtask models` to provision models)")]
+    ModelMissing {
+        /// The file that was looked for.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A model could not be parsed or does not have the expected inputs/outputs.
+    #[error("model {name} is unusable: {reason}")]
+    BadModel {
+        /// Which model (detector, mesh, iris, vad).
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Running a model failed.
+    #[error("inference failed in {name}: {reason}")]
+    Inference {
+        /// Which model.
+        name: &'static str,
+        /// The runtime's message.
+        reason: String,
+    },
+    /// A frame or audio timestamp did not increase.
+    #[error("timestamps must increase: got {got} ms after {previous} ms")]
+    TimestampNotIncreasing {
+        /// The previous timestamp.
+        previous: i64,
+        /// The offending timestamp.
+        got: i64,
+    },
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;

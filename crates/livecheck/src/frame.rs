@@ -1,0 +1,593 @@
+//! Camera frames as phones deliver them, and conversion of just the region a model needs.
+//!
+//! A [`FrameRef`] borrows the caller's bytes (no copy) together with their layout: size, row
+//! stride, [`PixelFormat`], the clockwise [`Rotation`] that makes the image upright and whether
+//! the upright image is mirrored. Everything downstream works in *display* coordinates: the
+//! upright (rotated, then mirrored) image, with pixel `i` covering `[i, i + 1)`.
+//!
+//! [`FrameRef::crop_into`] samples a rotated rectangle of the display image straight into a
+//! model's NCHW `f32` input tensor with bilinear interpolation. The rectangle is mapped through
+//! rotation and mirroring to the raw buffer once (one affine transform), so no full-frame RGB
+//! copy is ever made. YUV is converted with BT.601 full-range coefficients (Android camera and
+//! iOS `420f` buffers).
+
+use crate::error::{Error, Result};
+
+/// Largest accepted frame side in pixels (16K); larger values are treated as garbage input.
+pub const MAX_SIDE: u32 = 16384;
+
+/// Memory layout of a frame's pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum PixelFormat {
+    /// 4 bytes per pixel: R, G, B, A.
+    Rgba8,
+    /// 4 bytes per pixel: B, G, R, A (iOS `kCVPixelFormatType_32BGRA`).
+    Bgra8,
+    /// 3 bytes per pixel: R, G, B.
+    Rgb8,
+    /// Y plane, then one interleaved V/U plane at half resolution (Android camera default).
+    Nv21,
+    /// Y plane, then one interleaved U/V plane at half resolution (iOS `420f`).
+    Nv12,
+    /// Y plane, then U plane, then V plane; chroma planes at half resolution and half stride.
+    I420,
+    /// 1 byte per pixel: luma only.
+    Gray8,
+}
+
+impl PixelFormat {
+    /// Bytes per pixel in the first (or only) plane.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgba8 | PixelFormat::Bgra8 => 4,
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 | PixelFormat::Gray8 => 1,
+        }
+    }
+
+    /// Whether the format has 4:2:0 chroma subsampling (needs even width and height).
+    pub fn is_yuv420(self) -> bool {
+        matches!(
+            self,
+            PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420
+        )
+    }
+}
+
+/// Clockwise rotation that turns the raw buffer upright (Android `rotationDegrees`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum Rotation {
+    /// Already upright.
+    #[default]
+    R0,
+    /// Rotate 90 degrees clockwise.
+    R90,
+    /// Rotate 180 degrees.
+    R180,
+    /// Rotate 270 degrees clockwise.
+    R270,
+}
+
+impl Rotation {
+    /// Parses degrees; anything but 0, 90, 180, 270 is [`Error::BadRotation`].
+    pub fn from_degrees(degrees: u32) -> Result<Self> {
+        match degrees {
+            0 => Ok(Rotation::R0),
+            90 => Ok(Rotation::R90),
+            180 => Ok(Rotation::R180),
+            270 => Ok(Rotation::R270),
+            other => Err(Error::BadRotation(other)),
+        }
+    }
+
+    /// The rotation in degrees.
+    pub fn degrees(self) -> u32 {
+        match self {
+            Rotation::R0 => 0,
+            Rotation::R90 => 90,
+            Rotation::R180 => 180,
+            Rotation::R270 => 270,
+        }
+    }
+
+    /// All four rotations.
+    pub const ALL: [Rotation; 4] = [Rotation::R0, Rotation::R90, Rotation::R180, Rotation::R270];
+}
+
+/// A rotated rectangle in display pixels: centre, size and angle (radians, clockwise in image
+/// coordinates, i.e. with y pointing down).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Roi {
+    /// Centre x.
+    pub cx: f32,
+    /// Centre y.
+    pub cy: f32,
+    /// Width along the rectangle's own x axis.
+    pub width: f32,
+    /// Height along the rectangle's own y axis.
+    pub height: f32,
+    /// Rotation of the rectangle's x axis from the image x axis, radians.
+    pub angle: f32,
+}
+
+impl Roi {
+    /// Maps a point given in normalised ROI coordinates (`0..1` across the rectangle) to display
+    /// pixels.
+    pub fn to_display(&self, u: f32, v: f32) -> (f32, f32) {
+        let (s, c) = self.angle.sin_cos();
+        let lx = (u - 0.5) * self.width;
+        let ly = (v - 0.5) * self.height;
+        (self.cx + lx * c - ly * s, self.cy + lx * s + ly * c)
+    }
+}
+
+/// What to put where a crop reaches outside the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Border {
+    /// Black (all channels zero before normalisation), like a letterbox.
+    Zero,
+    /// Repeat the nearest edge pixel.
+    Replicate,
+}
+
+/// How crop pixels (0..255) become tensor values: `value = pixel / 255 * scale + offset`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Normalize {
+    /// Multiplier applied to `pixel / 255`.
+    pub scale: f32,
+    /// Added afterwards.
+    pub offset: f32,
+}
+
+impl Normalize {
+    /// Maps pixels to `[0, 1]`.
+    pub const UNIT: Normalize = Normalize {
+        scale: 1.0,
+        offset: 0.0,
+    };
+    /// Maps pixels to `[-1, 1]`.
+    pub const SIGNED: Normalize = Normalize {
+        scale: 2.0,
+        offset: -1.0,
+    };
+}
+
+/// A borrowed camera frame: the caller's bytes plus their layout and orientation.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameRef<'a> {
+    data: &'a [u8],
+    width: u32,
+    height: u32,
+    stride: usize,
+    format: PixelFormat,
+    rotation: Rotation,
+    mirrored: bool,
+}
+
+impl<'a> FrameRef<'a> {
+    /// Wraps `data` as a `width` x `height` frame with `stride` bytes per row of the first plane.
+    ///
+    /// Plane layout for 4:2:0 formats: the chroma plane(s) follow the Y plane directly; NV21/NV12
+    /// chroma rows use `stride` bytes, I420 U and V rows use `stride / 2` bytes. The buffer must
+    /// reach the last byte read; padding after the last row is not required.
+    pub fn new(
+        data: &'a [u8],
+        width: u32,
+        height: u32,
+        stride: usize,
+        format: PixelFormat,
+    ) -> Result<Self> {
+        if width == 0 || height == 0 {
+            return Err(Error::EmptyFrame { width, height });
+        }
+        if width > MAX_SIDE || height > MAX_SIDE {
+            return Err(Error::FrameTooLarge {
+                width,
+                height,
+                max: MAX_SIDE,
+            });
+        }
+        if format.is_yuv420() && (width % 2 != 0 || height % 2 != 0) {
+            return Err(Error::OddDimensions {
+                format,
+                width,
+                height,
+            });
+        }
+        let min = width as usize * format.bytes_per_pixel();
+        if stride < min {
+            return Err(Error::StrideTooSmall {
+                format,
+                stride,
+                min,
+            });
+        }
+        let expected = required_len(format, width as usize, height as usize, stride);
+        if data.len() < expected {
+            return Err(Error::BufferTooSmall {
+                format,
+                width,
+                height,
+                stride,
+                expected,
+                actual: data.len(),
+            });
+        }
+        Ok(FrameRef {
+            data,
+            width,
+            height,
+            stride,
+            format,
+            rotation: Rotation::R0,
+            mirrored: false,
+        })
+    }
+
+    /// Wraps a tightly packed buffer (stride = width x bytes per pixel).
+    pub fn packed(data: &'a [u8], width: u32, height: u32, format: PixelFormat) -> Result<Self> {
+        Self::new(
+            data,
+            width,
+            height,
+            width as usize * format.bytes_per_pixel(),
+            format,
+        )
+    }
+
+    /// Sets the clockwise rotation that makes the buffer upright and whether the upright image
+    /// is mirrored left-right.
+    pub fn with_orientation(mut self, rotation: Rotation, mirrored: bool) -> Self {
+        self.rotation = rotation;
+        self.mirrored = mirrored;
+        self
+    }
+
+    /// Raw buffer width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Raw buffer height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Pixel format.
+    pub fn format(&self) -> PixelFormat {
+        self.format
+    }
+
+    /// Rotation applied to reach the display orientation.
+    pub fn rotation(&self) -> Rotation {
+        self.rotation
+    }
+
+    /// Whether the display image is mirrored.
+    pub fn mirrored(&self) -> bool {
+        self.mirrored
+    }
+
+    /// Size of the upright display image (width and height swap for 90 and 270 degrees).
+    pub fn display_size(&self) -> (u32, u32) {
+        match self.rotation {
+            Rotation::R0 | Rotation::R180 => (self.width, self.height),
+            Rotation::R90 | Rotation::R270 => (self.height, self.width),
+        }
+    }
+
+    /// The affine map from display coordinates to raw coordinates: `raw = A * display + b`,
+    /// returned as `[a00, a01, b0, a10, a11, b1]`.
+    fn display_to_raw(&self) -> [f32; 6] {
+        let (w, h) = (self.width as f32, self.height as f32);
+        let (dw, _) = self.display_size();
+        // Undo the mirror first: xm = m * xd + mb.
+        let (m, mb) = if self.mirrored {
+            (-1.0, dw as f32)
+        } else {
+            (1.0, 0.0)
+        };
+        match self.rotation {
+            Rotation::R0 => [m, 0.0, mb, 0.0, 1.0, 0.0],
+            // raw x = yd, raw y = h - xm
+            Rotation::R90 => [0.0, 1.0, 0.0, -m, 0.0, h - mb],
+            Rotation::R180 => [-m, 0.0, w - mb, 0.0, -1.0, h],
+            // raw x = w - yd, raw y = xm
+            Rotation::R270 => [0.0, -1.0, w, m, 0.0, mb],
+        }
+    }
+
+    /// RGB of the raw pixel at integer position `(x, y)`, as 0..255 floats.
+    #[inline]
+    fn raw_rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        let d = self.data;
+        let s = self.stride;
+        match self.format {
+            PixelFormat::Rgba8 | PixelFormat::Rgb8 => {
+                let i = y * s + x * self.format.bytes_per_pixel();
+                [d[i] as f32, d[i + 1] as f32, d[i + 2] as f32]
+            }
+            PixelFormat::Bgra8 => {
+                let i = y * s + x * 4;
+                [d[i + 2] as f32, d[i + 1] as f32, d[i] as f32]
+            }
+            PixelFormat::Gray8 => {
+                let v = d[y * s + x] as f32;
+                [v, v, v]
+            }
+            PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 => {
+                let (yv, u, v) = self.raw_yuv(x, y);
+                yuv_to_rgb(yv, u, v)
+            }
+        }
+    }
+
+    /// Y, U, V of a raw pixel of a 4:2:0 frame.
+    #[inline]
+    fn raw_yuv(&self, x: usize, y: usize) -> (f32, f32, f32) {
+        let d = self.data;
+        let s = self.stride;
+        let h = self.height as usize;
+        let luma = d[y * s + x] as f32;
+        let (cx, cy) = (x / 2, y / 2);
+        let (u, v) = match self.format {
+            PixelFormat::Nv21 => {
+                let i = s * h + cy * s + cx * 2;
+                (d[i + 1], d[i])
+            }
+            PixelFormat::Nv12 => {
+                let i = s * h + cy * s + cx * 2;
+                (d[i], d[i + 1])
+            }
+            _ => {
+                let cs = s / 2;
+                let u_off = s * h;
+                let v_off = u_off + cs * (h / 2);
+                (d[u_off + cy * cs + cx], d[v_off + cy * cs + cx])
+            }
+        };
+        (luma, u as f32, v as f32)
+    }
+
+    /// Bilinear RGB at a continuous raw position; `None` outside the frame with [`Border::Zero`].
+    #[inline]
+    fn sample_raw(&self, x: f32, y: f32, border: Border) -> Option<[f32; 3]> {
+        let (w, h) = (self.width as f32, self.height as f32);
+        if border == Border::Zero && (x < 0.0 || y < 0.0 || x >= w || y >= h) {
+            return None;
+        }
+        let xs = (x - 0.5).clamp(0.0, w - 1.0);
+        let ys = (y - 0.5).clamp(0.0, h - 1.0);
+        let x0 = xs.floor();
+        let y0 = ys.floor();
+        let fx = xs - x0;
+        let fy = ys - y0;
+        let (x0, y0) = (x0 as usize, y0 as usize);
+        let x1 = (x0 + 1).min(self.width as usize - 1);
+        let y1 = (y0 + 1).min(self.height as usize - 1);
+        let p00 = self.raw_rgb(x0, y0);
+        let p10 = self.raw_rgb(x1, y0);
+        let p01 = self.raw_rgb(x0, y1);
+        let p11 = self.raw_rgb(x1, y1);
+        let mut out = [0.0; 3];
+        for c in 0..3 {
+            let top = p00[c] + (p10[c] - p00[c]) * fx;
+            let bottom = p01[c] + (p11[c] - p01[c]) * fx;
+            out[c] = top + (bottom - top) * fy;
+        }
+        Some(out)
+    }
+
+    /// Bilinear RGB (0..255) at a continuous display position, replicating edges.
+    pub fn sample(&self, x: f32, y: f32) -> [f32; 3] {
+        let t = self.display_to_raw();
+        let rx = t[0] * x + t[1] * y + t[2];
+        let ry = t[3] * x + t[4] * y + t[5];
+        self.sample_raw(rx, ry, Border::Replicate)
+            .unwrap_or([0.0; 3])
+    }
+
+    /// Samples `roi` (display coordinates) into an `out_w` x `out_h` NCHW RGB tensor slice
+    /// (`out.len() == 3 * out_w * out_h`), normalising each value with `norm`.
+    pub fn crop_into(
+        &self,
+        roi: &Roi,
+        out_w: usize,
+        out_h: usize,
+        border: Border,
+        norm: Normalize,
+        out: &mut [f32],
+    ) {
+        let plane = out_w * out_h;
+        assert_eq!(
+            out.len(),
+            3 * plane,
+            "tensor slice must hold 3 x {out_w} x {out_h} values"
+        );
+        let t = self.display_to_raw();
+        let (s, c) = roi.angle.sin_cos();
+        // display = roi centre + R * ((u + .5) / out_w - .5) * width, ...)
+        let du_x = c * roi.width / out_w as f32;
+        let du_y = s * roi.width / out_w as f32;
+        let dv_x = -s * roi.height / out_h as f32;
+        let dv_y = c * roi.height / out_h as f32;
+        let ox = roi.cx - 0.5 * roi.width * c + 0.5 * roi.height * s;
+        let oy = roi.cy - 0.5 * roi.width * s - 0.5 * roi.height * c;
+        let k = norm.scale / 255.0;
+        let zero = [0.0f32; 3];
+        for v in 0..out_h {
+            let vf = v as f32 + 0.5;
+            for u in 0..out_w {
+                let uf = u as f32 + 0.5;
+                let dx = ox + du_x * uf + dv_x * vf;
+                let dy = oy + du_y * uf + dv_y * vf;
+                let rx = t[0] * dx + t[1] * dy + t[2];
+                let ry = t[3] * dx + t[4] * dy + t[5];
+                let rgb = self.sample_raw(rx, ry, border).unwrap_or(zero);
+                let i = v * out_w + u;
+                out[i] = rgb[0] * k + norm.offset;
+                out[plane + i] = rgb[1] * k + norm.offset;
+                out[2 * plane + i] = rgb[2] * k + norm.offset;
+            }
+        }
+    }
+
+    /// Mean luma (0..255) over a `grid` x `grid` lattice of points inside `roi`.
+    pub fn mean_luma(&self, roi: &Roi, grid: usize) -> f32 {
+        let grid = grid.max(1);
+        let mut sum = 0.0;
+        for j in 0..grid {
+            for i in 0..grid {
+                let (x, y) = roi.to_display(
+                    (i as f32 + 0.5) / grid as f32,
+                    (j as f32 + 0.5) / grid as f32,
+                );
+                let [r, g, b] = self.sample(x, y);
+                sum += 0.299 * r + 0.587 * g + 0.114 * b;
+            }
+        }
+        sum / (grid * grid) as f32
+    }
+}
+
+/// Bytes a frame must hold so that the last byte read is inside the buffer.
+fn required_len(format: PixelFormat, w: usize, h: usize, stride: usize) -> usize {
+    let first = stride * (h - 1) + w * format.bytes_per_pixel();
+    match format {
+        PixelFormat::Nv21 | PixelFormat::Nv12 => stride * h + stride * (h / 2 - 1) + w,
+        PixelFormat::I420 => {
+            let cs = stride / 2;
+            stride * h + cs * (h / 2) + cs * (h / 2 - 1) + w / 2
+        }
+        _ => first,
+    }
+}
+
+/// BT.601 full-range YUV to RGB, clamped to 0..255.
+#[inline]
+pub fn yuv_to_rgb(y: f32, u: f32, v: f32) -> [f32; 3] {
+    let (u, v) = (u - 128.0, v - 128.0);
+    [
+        (y + 1.402 * v).clamp(0.0, 255.0),
+        (y - 0.344_136 * u - 0.714_136 * v).clamp(0.0, 255.0),
+        (y + 1.772 * u).clamp(0.0, 255.0),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rgb_frame(w: u32, h: u32) -> Vec<u8> {
+        (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect()
+    }
+
+    #[test]
+    fn rejects_bad_layouts() {
+        let buf = vec![0u8; 100];
+        assert!(matches!(
+            FrameRef::packed(&buf, 0, 4, PixelFormat::Gray8),
+            Err(Error::EmptyFrame { .. })
+        ));
+        assert!(matches!(
+            FrameRef::packed(&buf, 5, 4, PixelFormat::Nv21),
+            Err(Error::OddDimensions { .. })
+        ));
+        assert!(matches!(
+            FrameRef::new(&buf, 8, 4, 7, PixelFormat::Gray8),
+            Err(Error::StrideTooSmall { min: 8, .. })
+        ));
+        assert!(matches!(
+            FrameRef::packed(&buf, 10, 10, PixelFormat::Rgb8),
+            Err(Error::BufferTooSmall {
+                expected: 300,
+                actual: 100,
+                ..
+            })
+        ));
+        assert!(matches!(
+            FrameRef::packed(&buf, 20_000, 1, PixelFormat::Gray8),
+            Err(Error::FrameTooLarge { .. })
+        ));
+        assert!(matches!(
+            Rotation::from_degrees(45),
+            Err(Error::BadRotation(45))
+        ));
+    }
+
+    #[test]
+    fn nv21_needs_chroma_plane() {
+        // 4x4 NV21 needs 16 luma + 8 chroma bytes; 16 is not enough.
+        let buf = vec![0u8; 16];
+        assert!(matches!(
+            FrameRef::packed(&buf, 4, 4, PixelFormat::Nv21),
+            Err(Error::BufferTooSmall { expected: 24, .. })
+        ));
+        let buf = vec![0u8; 24];
+        assert!(FrameRef::packed(&buf, 4, 4, PixelFormat::Nv21).is_ok());
+    }
+
+    #[test]
+    fn display_size_swaps_for_quarter_turns() {
+        let buf = rgb_frame(6, 4);
+        let f = FrameRef::packed(&buf, 6, 4, PixelFormat::Rgb8).unwrap();
+        assert_eq!(
+            f.with_orientation(Rotation::R90, false).display_size(),
+            (4, 6)
+        );
+        assert_eq!(
+            f.with_orientation(Rotation::R180, true).display_size(),
+            (6, 4)
+        );
+    }
+
+    #[test]
+    fn rotation_moves_top_left_to_top_right() {
+        // A clockwise quarter turn moves the raw top-left pixel to the display top-right.
+        let mut buf = vec![0u8; 6 * 4 * 3];
+        buf[0] = 255;
+        let f = FrameRef::packed(&buf, 6, 4, PixelFormat::Rgb8)
+            .unwrap()
+            .with_orientation(Rotation::R90, false);
+        let (dw, _) = f.display_size();
+        assert_eq!(f.sample(dw as f32 - 0.5, 0.5)[0], 255.0);
+        assert_eq!(f.sample(0.5, 0.5)[0], 0.0);
+        let m = f.with_orientation(Rotation::R90, true);
+        assert_eq!(m.sample(0.5, 0.5)[0], 255.0);
+    }
+
+    #[test]
+    fn identity_crop_reproduces_pixels() {
+        let buf = rgb_frame(8, 6);
+        let f = FrameRef::packed(&buf, 8, 6, PixelFormat::Rgb8).unwrap();
+        let roi = Roi {
+            cx: 4.0,
+            cy: 3.0,
+            width: 8.0,
+            height: 6.0,
+            angle: 0.0,
+        };
+        let mut out = vec![0.0; 3 * 48];
+        f.crop_into(
+            &roi,
+            8,
+            6,
+            Border::Zero,
+            Normalize {
+                scale: 255.0,
+                offset: 0.0,
+            },
+            &mut out,
+        );
+        for y in 0..6 {
+            for x in 0..8 {
+                for c in 0..3 {
+                    let want = buf[(y * 8 + x) * 3 + c] as f32;
+                    assert!((out[c * 48 + y * 8 + x] - want).abs() < 1e-3);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! # livecheck
+//!
+//! On-device face liveness for pension eligibility certification: face detection and tracking in
+//! an on-screen oval, dense landmarks, eye/head/mouth measurements and user guidance, all through
+//! tract-onnx on the caller's thread, with time taken only from the caller's timestamps.
+//!
+//! ```no_run
+//! use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
+//! # fn main() -> livecheck::Result<()> {
+//! let engine = Engine::load(&ModelSet::from_dir("models")?)?; // once
+//! let mut analyzer = engine.analyzer(Default::default());     // per attempt
+//! # let (rgb, w, h) = (vec![0u8; 640 * 480 * 3], 640, 480);
+//! let frame = FrameRef::packed(&rgb, w, h, PixelFormat::Rgb8)?;
+//! let report = analyzer.push_frame(&frame, 0)?;
+//! println!("{}", report.quality.prompt.zh());
+//! # Ok(()) }
+//! ```
+//!
+//! See `ARCHITECTURE.md` at the repository root for how a frame flows through the modules.
+
+pub mod error;
+pub mod frame;
+pub mod models;
+pub mod quality;
+pub mod vision;
+
+pub use error::{Error, Result};
+pub use frame::{FrameRef, PixelFormat, Roi, Rotation};
+pub use models::ModelSet;
+pub use quality::{Prompt, Quality, QualityConfig};
+pub use vision::geometry::{HeadPose, Oval, OvalFit};
+pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
+
+/// The loaded models, optimised and runnable. Load once; cheap to clone and share between
+/// attempts and threads.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    vision: vision::VisionModels,
+}
+
+impl Engine {
+    /// Loads and checks every model in `models`.
+    pub fn load(models: &ModelSet) -> Result<Self> {
+        Ok(Engine {
+            vision: vision::VisionModels::load(models)?,
+        })
+    }
+
+    /// The vision models (detector, mesh, iris).
+    pub fn vision(&self) -> &vision::VisionModels {
+        &self.vision
+    }
+
+    /// A new per-attempt frame analyser.
+    pub fn analyzer(&self, config: AnalyzerConfig) -> Analyzer {
+        Analyzer {
+            tracker: FaceTracker::new(self.vision.clone(), config.tracker),
+            quality: config.quality,
+            prev: None,
+            last_t: None,
+        }
+    }
+}
+
+/// Settings of an [`Analyzer`].
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct AnalyzerConfig {
+    /// Tracking settings.
+    pub tracker: TrackerConfig,
+    /// Quality thresholds and the oval.
+    pub quality: QualityConfig,
+}
+
+/// Everything livecheck measured on one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameReport {
+    /// Faces, landmarks and measurements.
+    pub analysis: FrameAnalysis,
+    /// Guidance for the user.
+    pub quality: Quality,
+}
+
+/// Per-attempt frame pipeline: tracking, measurements and quality guidance.
+#[derive(Debug, Clone)]
+pub struct Analyzer {
+    tracker: FaceTracker,
+    quality: QualityConfig,
+    prev: Option<(Face, i64)>,
+    last_t: Option<i64>,
+}
+
+impl Analyzer {
+    /// Analyses one frame taken at `t_ms` (caller's clock; must increase).
+    pub fn push_frame(&mut self, frame: &FrameRef, t_ms: i64) -> Result<FrameReport> {
+        if let Some(previous) = self.last_t {
+            if t_ms <= previous {
+                return Err(Error::TimestampNotIncreasing {
+                    previous,
+                    got: t_ms,
+                });
+            }
+        }
+        self.quality.oval.validate()?;
+        let analysis = self.tracker.process(frame, t_ms)?;
+        self.last_t = Some(t_ms);
+        let quality = quality::assess(
+            frame,
+            &analysis,
+            self.prev.as_ref().map(|(f, t)| (f, *t)),
+            &self.quality,
+        );
+        self.prev = analysis.face.clone().map(|f| (f, t_ms));
+        Ok(FrameReport { analysis, quality })
+    }
+}

