@@ -1,13 +1,12 @@
 //! `livecheck analyse`: per-frame face, guidance and measurements, then a summary.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
-use livecheck::{Engine, FrameRef, FrameReport, ModelSet, PixelFormat};
+use livecheck::FrameReport;
 use serde_json::{json, Value};
 
-use crate::Common;
+use crate::Args;
 
 /// One frame as the JSON object other tooling reads (shape is stable).
 pub fn frame_json(report: &FrameReport) -> Value {
@@ -43,44 +42,25 @@ pub fn frame_json(report: &FrameReport) -> Value {
     }
 }
 
-/// Runs the analysis over every frame of `input` and prints it.
-pub fn run(common: &Common, input: &Path) -> Result<(), String> {
-    let models = ModelSet::from_dir(&common.models).map_err(|e| e.to_string())?;
-    let engine = Engine::load(&models).map_err(|e| e.to_string())?;
+/// Runs the analysis over every frame of the input and prints it.
+pub fn run(args: &Args) -> Result<(), String> {
+    let input = args.one_input("analyse")?;
+    let engine = args.engine()?;
     let mut analyzer = engine.analyzer(Default::default());
-    let frames = livecheck_media::open(input).map_err(|e| e.to_string())?;
     let mut out = std::io::stdout().lock();
     let (mut n, mut with_face, mut busy) = (0usize, 0usize, 0.0f64);
-    let mut last_t = None;
-    for frame in frames {
-        let frame = frame.map_err(|e| e.to_string())?;
-        // Some containers repeat a timestamp; keep time strictly increasing as the core requires.
-        let t_ms = match last_t {
-            Some(prev) if frame.t_ms <= prev => prev + 1,
-            _ => frame.t_ms,
-        };
-        last_t = Some(t_ms);
-        let view = FrameRef::packed(&frame.data, frame.width, frame.height, PixelFormat::Rgb8)
-            .map_err(|e| e.to_string())?;
+    for frame in crate::frames(input)? {
+        let frame = frame?;
+        let view = frame.view().map_err(|e| e.to_string())?;
         let start = Instant::now();
-        let report = analyzer
-            .push_frame(&view, t_ms)
-            .map_err(|e| e.to_string())?;
+        let report = analyzer.push_frame(&view, frame.t_ms).map_err(|e| e.to_string())?;
         busy += start.elapsed().as_secs_f64();
         n += 1;
         with_face += report.analysis.face.is_some() as usize;
-        let line = if common.json {
-            frame_json(&report).to_string()
-        } else {
-            human(&report)
-        };
+        let line = if args.json { frame_json(&report).to_string() } else { human(&report) };
         writeln!(out, "{line}").map_err(|e| e.to_string())?;
     }
-    let ms_per_frame = if n > 0 {
-        (busy * 1000.0 / n as f64 * 100.0).round() / 100.0
-    } else {
-        0.0
-    };
+    let ms_per_frame = if n > 0 { (busy * 1000.0 / n as f64 * 100.0).round() / 100.0 } else { 0.0 };
     let summary = json!({"summary": {"frames": n, "frames_with_face": with_face, "ms_per_frame": ms_per_frame}});
     writeln!(out, "{summary}").map_err(|e| e.to_string())?;
     Ok(())

@@ -1,68 +1,115 @@
 //! The `livecheck` command: runs the liveness pipeline on recorded media and prints JSON.
 //!
 //! ```text
-//! livecheck analyse <video|image> [--json] [--models DIR]
+//! livecheck analyse <video|image> [--json]
+//! livecheck events  <video> [--json]
+//! livecheck check   --mode action [--actions blink,nod] [--seed N] [--best-frame OUT.jpg] <video> [--json]
 //! ```
-//! Models are read from `--models`, else `$LIVECHECK_MODELS`, else `./models`, else the
-//! repository's `models/` (provision them with `cargo xtask models`).
+//! Every subcommand takes `--models DIR`; models are read from there, else `$LIVECHECK_MODELS`,
+//! else `./models`, else the repository's `models/` (provision them with `cargo xtask models`).
 
 mod analyse;
+// PENDING-SIGNALS mod check;
+// PENDING-SIGNALS mod events;
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// Options shared by every subcommand.
-pub struct Common {
-    /// Print one JSON object per line instead of a human summary.
+use livecheck::{Engine, ModelSet, OwnedFrame};
+
+const USAGE: &str = "usage:
+  livecheck analyse <video|image> [--json]
+  livecheck events  <video> [--json]
+  livecheck check   --mode action [--actions blink,nod,shake,mouth] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+options for all: --models DIR";
+
+/// Parsed command line: positional arguments, boolean flags and `--key value` options.
+pub struct Args {
+    /// Positional arguments after the subcommand.
+    pub inputs: Vec<PathBuf>,
+    /// `--json` was given.
     pub json: bool,
-    /// Directory holding the model files.
-    pub models: PathBuf,
+    options: HashMap<String, String>,
 }
 
-const USAGE: &str = "usage: livecheck analyse <video|image> [--json] [--models DIR]";
+/// Options that take a value.
+const VALUED: [&str; 5] = ["--models", "--mode", "--actions", "--seed", "--best-frame"];
 
-fn models_dir(flag: Option<PathBuf>) -> PathBuf {
-    if let Some(dir) = flag.or_else(|| std::env::var_os("LIVECHECK_MODELS").map(PathBuf::from)) {
-        return dir;
+impl Args {
+    fn parse(args: Vec<String>) -> Result<(String, Args), String> {
+        let mut it = args.into_iter();
+        let command = it.next().ok_or(USAGE)?;
+        let mut parsed = Args { inputs: Vec::new(), json: false, options: HashMap::new() };
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--json" => parsed.json = true,
+                "-h" | "--help" => return Err(USAGE.into()),
+                key if VALUED.contains(&key) => {
+                    let value = it.next().ok_or(format!("{key} needs a value"))?;
+                    parsed.options.insert(key.trim_start_matches("--").to_string(), value);
+                }
+                flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+                _ => parsed.inputs.push(PathBuf::from(arg)),
+            }
+        }
+        Ok((command, parsed))
     }
-    let local = PathBuf::from("models");
-    if local.join(livecheck::models::files::DETECTOR).exists() {
-        return local;
+
+    /// The value of `--key`, if given.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.options.get(key).map(String::as_str)
     }
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
+
+    /// The single input file, or an error naming the subcommand.
+    pub fn one_input(&self, command: &str) -> Result<&Path, String> {
+        match self.inputs.as_slice() {
+            [one] => Ok(one),
+            _ => Err(format!("{command} takes one input file\n{USAGE}")),
+        }
+    }
+
+    /// Loads the engine from `--models`, `$LIVECHECK_MODELS`, `./models` or the repository.
+    pub fn engine(&self) -> Result<Engine, String> {
+        let dir = self
+            .get("models")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("LIVECHECK_MODELS").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                let local = PathBuf::from("models");
+                if local.join(livecheck::models::files::DETECTOR).exists() {
+                    local
+                } else {
+                    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models"))
+                }
+            });
+        let models = ModelSet::from_dir(&dir).map_err(|e| e.to_string())?;
+        Engine::load(&models).map_err(|e| e.to_string())
+    }
+}
+
+/// Decodes `path` into upright RGB frames whose timestamps strictly increase (some containers
+/// repeat a timestamp; the core requires increasing time).
+pub fn frames(path: &Path) -> Result<impl Iterator<Item = Result<OwnedFrame, String>>, String> {
+    let mut last: Option<i64> = None;
+    Ok(livecheck_media::open(path).map_err(|e| e.to_string())?.map(move |f| {
+        let f = f.map_err(|e| e.to_string())?;
+        let t = match last {
+            Some(prev) if f.t_ms <= prev => prev + 1,
+            _ => f.t_ms,
+        };
+        last = Some(t);
+        Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
+    }))
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {
-    let mut json = false;
-    let mut models = None;
-    let mut positional = Vec::new();
-    let mut it = args.into_iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--json" => json = true,
-            "--models" => {
-                models = Some(PathBuf::from(
-                    it.next().ok_or("--models needs a directory")?,
-                ))
-            }
-            "-h" | "--help" => return Err(USAGE.into()),
-            flag if flag.starts_with("--") => {
-                return Err(format!("unknown option {flag}\n{USAGE}"))
-            }
-            _ => positional.push(arg),
-        }
-    }
-    let common = Common {
-        json,
-        models: models_dir(models),
-    };
-    match positional.split_first() {
-        Some((cmd, rest)) if cmd == "analyse" || cmd == "analyze" => match rest {
-            [input] => analyse::run(&common, &PathBuf::from(input)),
-            _ => Err(format!("analyse takes one input file\n{USAGE}")),
-        },
-        Some((cmd, _)) => Err(format!("unknown command {cmd}\n{USAGE}")),
-        None => Err(USAGE.into()),
+    let (command, args) = Args::parse(args)?;
+    match command.as_str() {
+        "analyse" | "analyze" => analyse::run(&args),
+        // PENDING-SIGNALS "events" => events::run(&args),
+        // PENDING-SIGNALS "check" => check::run(&args),
+        other => Err(format!("unknown command {other}\n{USAGE}")),
     }
 }
 

@@ -95,6 +95,12 @@ pub enum Error {
         /// The offending timestamp.
         got: i64,
     },
+    /// The caller's frame or audio source failed (decoder error, truncated file).
+    #[error("reading the recording failed: {0}")]
+    Source(String),
+    /// Encoding the best frame as JPEG failed.
+    #[error("encoding the best frame failed: {0}")]
+    Encode(String),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -452,6 +452,49 @@ impl<'a> FrameRef<'a> {
     }
 }
 
+/// A frame that owns its bytes: what a decoder or a recording hands to [`crate::Session::run`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedFrame {
+    /// Pixel bytes.
+    pub data: Vec<u8>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row stride of the first plane in bytes.
+    pub stride: usize,
+    /// Pixel format.
+    pub format: PixelFormat,
+    /// Clockwise rotation to upright.
+    pub rotation: Rotation,
+    /// Whether the upright image is mirrored.
+    pub mirrored: bool,
+    /// Capture time, ms (caller's clock).
+    pub t_ms: i64,
+}
+
+impl OwnedFrame {
+    /// A packed, upright RGB frame.
+    pub fn rgb(data: Vec<u8>, width: u32, height: u32, t_ms: i64) -> Self {
+        OwnedFrame {
+            data,
+            width,
+            height,
+            stride: width as usize * 3,
+            format: PixelFormat::Rgb8,
+            rotation: Rotation::R0,
+            mirrored: false,
+            t_ms,
+        }
+    }
+
+    /// A checked borrowed view.
+    pub fn view(&self) -> Result<FrameRef<'_>> {
+        Ok(FrameRef::new(&self.data, self.width, self.height, self.stride, self.format)?
+            .with_orientation(self.rotation, self.mirrored))
+    }
+}
+
 /// Bytes a frame must hold so that the last byte read is inside the buffer.
 fn required_len(format: PixelFormat, w: usize, h: usize, stride: usize) -> usize {
     let first = stride * (h - 1) + w * format.bytes_per_pixel();

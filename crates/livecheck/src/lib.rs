@@ -25,7 +25,7 @@ pub mod quality;
 pub mod vision;
 
 pub use error::{Error, Result};
-pub use frame::{FrameRef, PixelFormat, Roi, Rotation};
+pub use frame::{FrameRef, OwnedFrame, PixelFormat, Roi, Rotation};
 pub use models::ModelSet;
 pub use quality::{Prompt, Quality, QualityConfig};
 pub use vision::geometry::{HeadPose, Oval, OvalFit};

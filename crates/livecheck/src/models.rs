@@ -60,34 +60,47 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|source| Error::ModelMissing { path, source })
 }
 
-/// An optimised, runnable model with one fixed input shape.
+/// An optimised, runnable ONNX model with fixed input shapes: the low-level handle the vision
+/// and audio stages are built on, public for tests and tools that compare runtimes.
 #[derive(Debug, Clone)]
-pub(crate) struct Model {
+pub struct Model {
     name: &'static str,
     plan: Arc<TypedRunnableModel>,
-    input_shape: Vec<usize>,
+    input_shapes: Vec<Vec<usize>>,
 }
 
 impl Model {
-    /// Parses ONNX `bytes`, fixes input 0 to `input_shape` (f32), checks that the outputs have
-    /// `output_lens` elements each, and optimises.
-    pub(crate) fn load(
+    /// Parses ONNX `bytes`, fixes each input to the given f32 shape, checks that the outputs
+    /// have `output_lens` elements each, and optimises. `name` appears in errors.
+    pub fn load(
         name: &'static str,
         bytes: &[u8],
-        input_shape: &[usize],
+        input_shapes: &[&[usize]],
         output_lens: &[usize],
     ) -> Result<Self> {
         let bad = |e: TractError| Error::BadModel {
             name,
             reason: format!("{e:#}"),
         };
-        let model = tract_onnx::onnx()
+        let mut model = tract_onnx::onnx()
             .model_for_read(&mut &bytes[..])
-            .map_err(bad)?
-            .with_input_fact(0, f32::fact(input_shape).into())
-            .map_err(bad)?
-            .into_optimized()
             .map_err(bad)?;
+        if model.inputs.len() != input_shapes.len() {
+            return Err(Error::BadModel {
+                name,
+                reason: format!(
+                    "expected {} inputs, found {}",
+                    input_shapes.len(),
+                    model.inputs.len()
+                ),
+            });
+        }
+        for (i, shape) in input_shapes.iter().enumerate() {
+            model = model
+                .with_input_fact(i, f32::fact(*shape).into())
+                .map_err(bad)?;
+        }
+        let model = model.into_optimized().map_err(bad)?;
         if model.outputs.len() != output_lens.len() {
             return Err(Error::BadModel {
                 name,
@@ -118,18 +131,33 @@ impl Model {
         Ok(Model {
             name,
             plan,
-            input_shape: input_shape.to_vec(),
+            input_shapes: input_shapes.iter().map(|s| s.to_vec()).collect(),
         })
     }
 
-    /// Runs the model on `input` (row-major, `input_shape`) and returns each output flattened.
-    pub(crate) fn run(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
+    /// Runs the model on one row-major buffer per input and returns each output flattened, in
+    /// the model's output order.
+    pub fn run(&self, inputs: &[&[f32]]) -> Result<Vec<Vec<f32>>> {
         let fail = |e: TractError| Error::Inference {
             name: self.name,
             reason: format!("{e:#}"),
         };
-        let tensor = Tensor::from_shape(&self.input_shape, input).map_err(fail)?;
-        let outputs = self.plan.run(tvec!(tensor.into_tvalue())).map_err(fail)?;
+        if inputs.len() != self.input_shapes.len() {
+            return Err(Error::Inference {
+                name: self.name,
+                reason: format!(
+                    "{} inputs given, model takes {}",
+                    inputs.len(),
+                    self.input_shapes.len()
+                ),
+            });
+        }
+        let tensors = inputs
+            .iter()
+            .zip(&self.input_shapes)
+            .map(|(data, shape)| Ok(Tensor::from_shape(shape, data).map_err(fail)?.into_tvalue()))
+            .collect::<Result<TVec<_>>>()?;
+        let outputs = self.plan.run(tensors).map_err(fail)?;
         outputs
             .iter()
             .map(|o| {

@@ -1,6 +1,7 @@
 //! Per-frame gating and guidance: is there exactly one face, in the oval, big enough, facing the
 //! screen, lit and still? Produces one [`Prompt`] from a closed set with stable codes and
-//! Chinese/English texts that tell the user what to do (never what they did wrong).
+//! Chinese/English texts that tell the user what to do (never what they did wrong). The same
+//! set carries the challenge instructions the session shows once the face is aligned.
 
 use crate::frame::FrameRef;
 use crate::vision::geometry::{Oval, OvalFit};
@@ -30,11 +31,24 @@ pub enum Prompt {
     HoldStill,
     /// All good.
     Ok,
+    /// Action challenge: blink.
+    Blink,
+    /// Action challenge: nod.
+    Nod,
+    /// Action challenge: shake the head.
+    Shake,
+    /// Action challenge: open the mouth.
+    OpenMouth,
+    /// Digits challenge: read the digits shown aloud.
+    ReadDigits,
+    /// The attempt is over; the verdict is ready.
+    Done,
 }
 
 impl Prompt {
-    /// Every prompt, in priority order (the first failing check wins).
-    pub const ALL: [Prompt; 10] = [
+    /// Every prompt: the quality checks in priority order (the first failing check wins), then
+    /// the challenge instructions.
+    pub const ALL: [Prompt; 16] = [
         Prompt::NoFace,
         Prompt::SeveralFaces,
         Prompt::TooDark,
@@ -45,7 +59,29 @@ impl Prompt {
         Prompt::FaceScreen,
         Prompt::HoldStill,
         Prompt::Ok,
+        Prompt::Blink,
+        Prompt::Nod,
+        Prompt::Shake,
+        Prompt::OpenMouth,
+        Prompt::ReadDigits,
+        Prompt::Done,
     ];
+
+    /// Whether this prompt means a quality check failed (the user must adjust, not act).
+    pub fn is_problem(self) -> bool {
+        matches!(
+            self,
+            Prompt::NoFace
+                | Prompt::SeveralFaces
+                | Prompt::TooDark
+                | Prompt::TooBright
+                | Prompt::MoveCloser
+                | Prompt::MoveBack
+                | Prompt::CentreFace
+                | Prompt::FaceScreen
+                | Prompt::HoldStill
+        )
+    }
 
     /// Stable machine-readable code.
     pub fn code(self) -> &'static str {
@@ -60,6 +96,12 @@ impl Prompt {
             Prompt::FaceScreen => "face_screen",
             Prompt::HoldStill => "hold_still",
             Prompt::Ok => "ok",
+            Prompt::Blink => "blink",
+            Prompt::Nod => "nod",
+            Prompt::Shake => "shake",
+            Prompt::OpenMouth => "open_mouth",
+            Prompt::ReadDigits => "read_digits",
+            Prompt::Done => "done",
         }
     }
 
@@ -76,6 +118,12 @@ impl Prompt {
             Prompt::FaceScreen => "请正对屏幕",
             Prompt::HoldStill => "请保持不动",
             Prompt::Ok => "很好，请保持",
+            Prompt::Blink => "请眨眨眼",
+            Prompt::Nod => "请点点头",
+            Prompt::Shake => "请摇摇头",
+            Prompt::OpenMouth => "请张张嘴",
+            Prompt::ReadDigits => "请大声读出屏幕上的数字",
+            Prompt::Done => "认证完成",
         }
     }
 
@@ -92,6 +140,12 @@ impl Prompt {
             Prompt::FaceScreen => "Look straight at the screen",
             Prompt::HoldStill => "Hold still",
             Prompt::Ok => "Good, hold it there",
+            Prompt::Blink => "Please blink",
+            Prompt::Nod => "Please nod your head",
+            Prompt::Shake => "Please shake your head",
+            Prompt::OpenMouth => "Please open your mouth",
+            Prompt::ReadDigits => "Please read the numbers on the screen aloud",
+            Prompt::Done => "Finished",
         }
     }
 }

@@ -1,6 +1,10 @@
 //! `cargo xtask`: developer tasks for livecheck.
 //!
 //! ```text
+//! cargo xtask setup                            install system tools (ffmpeg) if missing
+//! cargo xtask test      [cargo test args]      setup + models + every test of the workspace
+//! cargo xtask demo      <video|image> [--json] setup + models + `livecheck analyse` on it
+//! cargo xtask bench-compare                    tract vs ONNX Runtime, same inputs, one run
 //! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
 //! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
 //! ```
@@ -12,6 +16,7 @@ mod manifest;
 mod models;
 mod python;
 mod reference;
+mod tasks;
 mod util;
 
 use std::path::PathBuf;
@@ -23,6 +28,12 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
+  setup      install the system tools livecheck needs (ffmpeg) when missing
+  test       setup, provision models, then run every test of the workspace
+             (extra arguments go to `cargo test`)
+  demo       setup, provision models, then `livecheck analyse <video|image> [--json]`
+  bench-compare
+             tract (criterion) vs ONNX Runtime on the same inputs, single thread
   models     make every model in DIR/models.toml present and verified (idempotent;
              no network when all files are in place)
                --dir DIR   model folder (default: <workspace>/models)
@@ -48,6 +59,21 @@ fn run(args: &[String]) -> Result<()> {
         println!("{USAGE}");
         return Ok(());
     };
+    let root = workspace_root();
+    match command.as_str() {
+        "setup" => return tasks::setup(),
+        "bench-compare" => return tasks::bench_compare(&root),
+        "test" | "demo" => {
+            tasks::setup()?;
+            models::provision(&root.join("models"))?;
+            return if command == "test" {
+                tasks::test(&root, rest)
+            } else {
+                tasks::demo(&root, rest)
+            };
+        }
+        _ => {}
+    }
     let mut dir = workspace_root().join("models");
     let mut data = workspace_root().join("../shared/data");
     let mut check = false;

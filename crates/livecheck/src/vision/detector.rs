@@ -139,7 +139,7 @@ impl Detector {
         let model = Model::load(
             "detector",
             bytes,
-            &[1, 3, INPUT, INPUT],
+            &[&[1, 3, INPUT, INPUT]],
             &[NUM_ANCHORS * NUM_COORDS, NUM_ANCHORS],
         )?;
         Ok(Detector {
@@ -178,7 +178,7 @@ impl Detector {
             Normalize::SIGNED,
             &mut input,
         );
-        let out = self.model.run(&input)?;
+        let out = self.model.run(&[&input])?;
         let (regressors, scores) = if out[0].len() == NUM_ANCHORS {
             (&out[1], &out[0])
         } else {

@@ -135,13 +135,13 @@ impl Landmarker {
             mesh: Model::load(
                 "mesh",
                 mesh,
-                &[1, 3, MESH_INPUT, MESH_INPUT],
+                &[&[1, 3, MESH_INPUT, MESH_INPUT]],
                 &[MESH_POINTS * 3, 1],
             )?,
             iris: Model::load(
                 "iris",
                 iris,
-                &[1, 3, IRIS_INPUT, IRIS_INPUT],
+                &[&[1, 3, IRIS_INPUT, IRIS_INPUT]],
                 &[EYE_POINTS * 3, 15],
             )?,
         })
@@ -158,7 +158,7 @@ impl Landmarker {
             Normalize::UNIT,
             &mut input,
         );
-        let out = self.mesh.run(&input)?;
+        let out = self.mesh.run(&[&input])?;
         let (coords, flag) = if out[0].len() == 1 {
             (&out[1], out[0][0])
         } else {
@@ -202,7 +202,7 @@ impl Landmarker {
             Normalize::UNIT,
             &mut input,
         );
-        let out = self.iris.run(&input)?;
+        let out = self.iris.run(&[&input])?;
         let (contour, iris) = if out[0].len() == 15 {
             (&out[1], &out[0])
         } else {

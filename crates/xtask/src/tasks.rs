@@ -1,0 +1,120 @@
+//! The top-level developer commands: `setup` (system tools), `test` (everything CI runs) and
+//! `demo` (the main job on a clip or image), each provisioning what it needs first.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{Error, Result};
+
+/// Runs a command, failing with its name when it cannot start or exits non-zero.
+fn run(cmd: &mut Command) -> Result<()> {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| Error::new(format!("cannot start {shown}: {e}")))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::new(format!("{shown} failed with {status}")))
+    }
+}
+
+fn have(program: &str) -> bool {
+    Command::new(program)
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Makes sure the system tools livecheck's tools and tests need are installed: `ffmpeg` (video
+/// decoding). Installs them with apt-get when running as root on Debian/Ubuntu.
+pub fn setup() -> Result<()> {
+    if have("ffmpeg") {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    if !root || !Path::new("/usr/bin/apt-get").exists() {
+        return Err(Error::new(
+            "ffmpeg is not installed; install it with your package manager (Debian: `sudo apt-get install ffmpeg`)",
+        ));
+    }
+    eprintln!("xtask: installing ffmpeg with apt-get");
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends", "ffmpeg"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    if have("ffmpeg") {
+        Ok(())
+    } else {
+        Err(Error::new(
+            "ffmpeg still not runnable after apt-get install",
+        ))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Runs every test of the workspace (after setup and model provisioning), then the lint gates.
+pub fn test(root: &Path, extra: &[String]) -> Result<()> {
+    run(cargo()
+        .current_dir(root)
+        .args(["test", "--workspace", "--all-targets"])
+        .args(extra))?;
+    run(cargo()
+        .current_dir(root)
+        .args(["test", "--workspace", "--doc"]))
+}
+
+/// Runs `livecheck analyse` on a clip or image with default settings.
+pub fn demo(root: &Path, args: &[String]) -> Result<()> {
+    if args.is_empty() {
+        return Err(Error::new("usage: cargo xtask demo <video|image> [--json]"));
+    }
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "--quiet", "-p", "livecheck-cli", "--", "analyse"])
+        .args(args))
+}
+
+/// Runs tract (criterion `model_only`) and ONNX Runtime (`benches/ort_compare.py`) on the same
+/// inputs back to back, single thread, and prints medians and the ratio.
+pub fn bench_compare(root: &Path) -> Result<()> {
+    run(cargo().current_dir(root).args([
+        "bench", "-p", "livecheck-benches", "--bench", "pipeline", "--", "model_only",
+    ]))?;
+    let python = root.join("models/.venv/bin/python");
+    let out = Command::new(&python)
+        .arg(root.join("benches/ort_compare.py"))
+        .arg(root.join("models"))
+        .output()
+        .map_err(|e| Error::new(format!("cannot run {}: {e} (run `cargo xtask reference` once to install onnxruntime)", python.display())))?;
+    if !out.status.success() {
+        return Err(Error::new(format!("ort_compare.py failed: {}", String::from_utf8_lossy(&out.stderr))));
+    }
+    let ort = String::from_utf8_lossy(&out.stdout);
+    println!("| model | tract ms | ORT ms | tract/ORT |\n|---|---|---|---|");
+    for name in ["detector", "mesh", "iris"] {
+        let est = root.join(format!("target/criterion/model_only/{name}/new/estimates.json"));
+        let text = std::fs::read_to_string(&est).map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
+        let tract_ms = json_number_after(&text, "\"median\"", "\"point_estimate\":")
+            .ok_or_else(|| Error::new(format!("no median in {}", est.display())))?
+            / 1e6;
+        let ort_ms = json_number_after(&ort, &format!("\"{name}\""), ":")
+            .ok_or_else(|| Error::new(format!("no {name} in ORT output {ort}")))?;
+        println!("| {name} | {tract_ms:.2} | {ort_ms:.2} | {:.2} |", tract_ms / ort_ms);
+    }
+    Ok(())
+}
+
+/// The number after `key` and then `field` in a small JSON text (no JSON dependency here).
+fn json_number_after(text: &str, key: &str, field: &str) -> Option<f64> {
+    let rest = &text[text.find(key)? + key.len()..];
+    let rest = &rest[rest.find(field)? + field.len()..];
+    let end = rest.find([',', '}'])?;
+    rest[..end].trim().parse().ok()
+}
