@@ -53,14 +53,24 @@ pub fn run(args: &Args) -> Result<(), String> {
         let frame = frame?;
         let view = frame.view().map_err(|e| e.to_string())?;
         let start = Instant::now();
-        let report = analyzer.push_frame(&view, frame.t_ms).map_err(|e| e.to_string())?;
+        let report = analyzer
+            .push_frame(&view, frame.t_ms)
+            .map_err(|e| e.to_string())?;
         busy += start.elapsed().as_secs_f64();
         n += 1;
         with_face += report.analysis.face.is_some() as usize;
-        let line = if args.json { frame_json(&report).to_string() } else { human(&report) };
+        let line = if args.json {
+            frame_json(&report).to_string()
+        } else {
+            human(&report)
+        };
         writeln!(out, "{line}").map_err(|e| e.to_string())?;
     }
-    let ms_per_frame = if n > 0 { (busy * 1000.0 / n as f64 * 100.0).round() / 100.0 } else { 0.0 };
+    let ms_per_frame = if n > 0 {
+        (busy * 1000.0 / n as f64 * 100.0).round() / 100.0
+    } else {
+        0.0
+    };
     let summary = json!({"summary": {"frames": n, "frames_with_face": with_face, "ms_per_frame": ms_per_frame}});
     writeln!(out, "{summary}").map_err(|e| e.to_string())?;
     Ok(())

@@ -40,16 +40,24 @@ impl Args {
     fn parse(args: Vec<String>) -> Result<(String, Args), String> {
         let mut it = args.into_iter();
         let command = it.next().ok_or(USAGE)?;
-        let mut parsed = Args { inputs: Vec::new(), json: false, options: HashMap::new() };
+        let mut parsed = Args {
+            inputs: Vec::new(),
+            json: false,
+            options: HashMap::new(),
+        };
         while let Some(arg) = it.next() {
             match arg.as_str() {
                 "--json" => parsed.json = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 key if VALUED.contains(&key) => {
                     let value = it.next().ok_or(format!("{key} needs a value"))?;
-                    parsed.options.insert(key.trim_start_matches("--").to_string(), value);
+                    parsed
+                        .options
+                        .insert(key.trim_start_matches("--").to_string(), value);
                 }
-                flag if flag.starts_with("--") => return Err(format!("unknown option {flag}\n{USAGE}")),
+                flag if flag.starts_with("--") => {
+                    return Err(format!("unknown option {flag}\n{USAGE}"))
+                }
                 _ => parsed.inputs.push(PathBuf::from(arg)),
             }
         }
@@ -92,15 +100,17 @@ impl Args {
 /// repeat a timestamp; the core requires increasing time).
 pub fn frames(path: &Path) -> Result<impl Iterator<Item = Result<OwnedFrame, String>>, String> {
     let mut last: Option<i64> = None;
-    Ok(livecheck_media::open(path).map_err(|e| e.to_string())?.map(move |f| {
-        let f = f.map_err(|e| e.to_string())?;
-        let t = match last {
-            Some(prev) if f.t_ms <= prev => prev + 1,
-            _ => f.t_ms,
-        };
-        last = Some(t);
-        Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
-    }))
+    Ok(livecheck_media::open(path)
+        .map_err(|e| e.to_string())?
+        .map(move |f| {
+            let f = f.map_err(|e| e.to_string())?;
+            let t = match last {
+                Some(prev) if f.t_ms <= prev => prev + 1,
+                _ => f.t_ms,
+            };
+            last = Some(t);
+            Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
+        }))
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {

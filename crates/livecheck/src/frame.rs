@@ -490,8 +490,14 @@ impl OwnedFrame {
 
     /// A checked borrowed view.
     pub fn view(&self) -> Result<FrameRef<'_>> {
-        Ok(FrameRef::new(&self.data, self.width, self.height, self.stride, self.format)?
-            .with_orientation(self.rotation, self.mirrored))
+        Ok(FrameRef::new(
+            &self.data,
+            self.width,
+            self.height,
+            self.stride,
+            self.format,
+        )?
+        .with_orientation(self.rotation, self.mirrored))
     }
 }
 

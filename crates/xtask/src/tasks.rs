@@ -85,28 +85,48 @@ pub fn demo(root: &Path, args: &[String]) -> Result<()> {
 /// inputs back to back, single thread, and prints medians and the ratio.
 pub fn bench_compare(root: &Path) -> Result<()> {
     run(cargo().current_dir(root).args([
-        "bench", "-p", "livecheck-benches", "--bench", "pipeline", "--", "model_only",
+        "bench",
+        "-p",
+        "livecheck-benches",
+        "--bench",
+        "pipeline",
+        "--",
+        "model_only",
     ]))?;
     let python = root.join("models/.venv/bin/python");
     let out = Command::new(&python)
         .arg(root.join("benches/ort_compare.py"))
         .arg(root.join("models"))
         .output()
-        .map_err(|e| Error::new(format!("cannot run {}: {e} (run `cargo xtask reference` once to install onnxruntime)", python.display())))?;
+        .map_err(|e| {
+            Error::new(format!(
+                "cannot run {}: {e} (run `cargo xtask reference` once to install onnxruntime)",
+                python.display()
+            ))
+        })?;
     if !out.status.success() {
-        return Err(Error::new(format!("ort_compare.py failed: {}", String::from_utf8_lossy(&out.stderr))));
+        return Err(Error::new(format!(
+            "ort_compare.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
     }
     let ort = String::from_utf8_lossy(&out.stdout);
     println!("| model | tract ms | ORT ms | tract/ORT |\n|---|---|---|---|");
     for name in ["detector", "mesh", "iris"] {
-        let est = root.join(format!("target/criterion/model_only/{name}/new/estimates.json"));
-        let text = std::fs::read_to_string(&est).map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
+        let est = root.join(format!(
+            "target/criterion/model_only/{name}/new/estimates.json"
+        ));
+        let text = std::fs::read_to_string(&est)
+            .map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
         let tract_ms = json_number_after(&text, "\"median\"", "\"point_estimate\":")
             .ok_or_else(|| Error::new(format!("no median in {}", est.display())))?
             / 1e6;
         let ort_ms = json_number_after(&ort, &format!("\"{name}\""), ":")
             .ok_or_else(|| Error::new(format!("no {name} in ORT output {ort}")))?;
-        println!("| {name} | {tract_ms:.2} | {ort_ms:.2} | {:.2} |", tract_ms / ort_ms);
+        println!(
+            "| {name} | {tract_ms:.2} | {ort_ms:.2} | {:.2} |",
+            tract_ms / ort_ms
+        );
     }
     Ok(())
 }
