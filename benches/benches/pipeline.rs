@@ -142,13 +142,16 @@ fn read_f32(path: &Path) -> Vec<f32> {
         .collect()
 }
 
+/// One model bench: name, model file, reference input, input shape, output lengths.
+type ModelCase<'a> = (&'a str, &'a str, &'a str, &'a [usize], &'a [usize]);
+
 fn model_only(c: &mut Criterion) {
     let models = root().join("models");
     let reference = models.join("reference");
     if !models.join(livecheck::models::files::IRIS).exists() {
         return;
     }
-    let cases: [(&str, &str, &str, &[usize], &[usize]); 3] = [
+    let cases: [ModelCase; 3] = [
         (
             "detector",
             "face_detection_short_range.onnx",

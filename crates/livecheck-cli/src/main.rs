@@ -4,13 +4,15 @@
 //! livecheck analyse <video|image> [--json]
 //! livecheck events  <video> [--json]
 //! livecheck check   --mode action [--actions blink,nod] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+//! livecheck sync    <video> [<wav>] [--json]
 //! ```
 //! Every subcommand takes `--models DIR`; models are read from there, else `$LIVECHECK_MODELS`,
 //! else `./models`, else the repository's `models/` (provision them with `cargo xtask models`).
 
 mod analyse;
-// PENDING-SIGNALS mod check;
-// PENDING-SIGNALS mod events;
+mod check;
+mod events;
+mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ const USAGE: &str = "usage:
   livecheck analyse <video|image> [--json]
   livecheck events  <video> [--json]
   livecheck check   --mode action [--actions blink,nod,shake,mouth] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+  livecheck sync    <video> [<wav>] [--json]
 options for all: --models DIR";
 
 /// Parsed command line: positional arguments, boolean flags and `--key value` options.
@@ -117,8 +120,9 @@ fn run(args: Vec<String>) -> Result<(), String> {
     let (command, args) = Args::parse(args)?;
     match command.as_str() {
         "analyse" | "analyze" => analyse::run(&args),
-        // PENDING-SIGNALS "events" => events::run(&args),
-        // PENDING-SIGNALS "check" => check::run(&args),
+        "events" => events::run(&args),
+        "check" => check::run(&args),
+        "sync" => sync::run(&args),
         other => Err(format!("unknown command {other}\n{USAGE}")),
     }
 }

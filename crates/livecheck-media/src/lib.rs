@@ -5,6 +5,7 @@
 //! frame's presentation time comes from ffmpeg's `showinfo` filter, so variable frame rates
 //! (webcams, phones) keep their real timing. Container rotation is applied by ffmpeg. Images
 //! (JPEG, PNG, PPM) are decoded in-process by the `image` crate.
+//! [`extract_wav`] pulls a clip's audio track out as 16 kHz mono WAV bytes.
 //!
 //! `ffmpeg` must be on `PATH` (Debian: `apt-get install ffmpeg`; `cargo xtask setup` does it).
 
@@ -104,6 +105,68 @@ pub fn open(
 /// Decodes all frames of a file (image or video) into memory.
 pub fn read_all(path: &Path) -> Result<Vec<RgbFrame>, MediaError> {
     open(path)?.collect()
+}
+
+/// Sample rate of [`extract_wav`]'s output, Hz.
+pub const EXTRACT_RATE: u32 = 16_000;
+
+/// Extracts the first audio stream of a media file as a 16 kHz mono 16-bit PCM WAV file in
+/// memory (ffmpeg decodes, downmixes and resamples). A file without audio is a
+/// [`MediaError::Decode`] error.
+pub fn extract_wav(path: &Path) -> Result<Vec<u8>, MediaError> {
+    std::fs::metadata(path).map_err(|source| MediaError::Open {
+        path: path.into(),
+        source,
+    })?;
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args(["-map", "0:a:0", "-vn", "-ac", "1", "-ar"])
+        .arg(EXTRACT_RATE.to_string())
+        .args(["-f", "s16le", "-acodec", "pcm_s16le", "-"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(MediaError::NoFfmpeg)?;
+    if !out.status.success() {
+        let message = String::from_utf8_lossy(&out.stderr);
+        let message = message
+            .lines()
+            .rev()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join(" | ");
+        return Err(MediaError::Decode {
+            path: path.into(),
+            message: if message.contains("matches no streams") {
+                "no audio stream".into()
+            } else {
+                message
+            },
+        });
+    }
+    Ok(wav_header_i16_mono(EXTRACT_RATE, out.stdout))
+}
+
+/// Prefixes raw little-endian 16-bit mono PCM with a canonical 44-byte WAV header.
+fn wav_header_i16_mono(rate: u32, pcm: Vec<u8>) -> Vec<u8> {
+    let data_len = pcm.len() as u32 & !1;
+    let mut wav = Vec::with_capacity(44 + data_len as usize);
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + data_len).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes()); // fmt chunk size
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes()); // byte rate
+    wav.extend_from_slice(&2u16.to_le_bytes()); // block align
+    wav.extend_from_slice(&16u16.to_le_bytes()); // bits per sample
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&data_len.to_le_bytes());
+    wav.extend_from_slice(&pcm[..data_len as usize]);
+    wav
 }
 
 /// Streams the frames of a video through ffmpeg.
@@ -255,6 +318,17 @@ mod tests {
             parse_showinfo("[Parsed_showinfo_0 @ 0x55] config in time_base: 1/30000"),
             None
         );
+    }
+
+    #[test]
+    fn writes_a_canonical_wav_header() {
+        let wav = wav_header_i16_mono(16_000, vec![1, 0, 2, 0, 3]);
+        assert_eq!(wav.len(), 48);
+        assert_eq!(&wav[..4], b"RIFF");
+        assert_eq!(u32::from_le_bytes(wav[4..8].try_into().unwrap()), 40);
+        assert_eq!(u32::from_le_bytes(wav[24..28].try_into().unwrap()), 16_000);
+        assert_eq!(u32::from_le_bytes(wav[40..44].try_into().unwrap()), 4);
+        assert_eq!(&wav[44..], &[1, 0, 2, 0]);
     }
 
     #[test]

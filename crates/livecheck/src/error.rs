@@ -104,6 +104,38 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// The bytes are not a readable WAV file (bad header, truncated data, unreadable file).
+    #[error("not a readable WAV file: {0}")]
+    InvalidWav(String),
+    /// The WAV file is well formed but uses an encoding livecheck does not decode.
+    #[error("unsupported WAV encoding: {0} (use 8/16/24/32-bit integer or 32-bit float PCM)")]
+    UnsupportedWav(String),
+    /// An audio sample rate of zero or beyond the supported range.
+    #[error("audio sample rate {rate} Hz is outside the supported {min}..={max} Hz")]
+    BadSampleRate {
+        /// The rate given.
+        rate: u32,
+        /// Lowest rate accepted.
+        min: u32,
+        /// Highest rate accepted.
+        max: u32,
+    },
+    /// Audio pushed to one stream changed its sample rate.
+    #[error("audio sample rate changed mid-stream from {previous} Hz to {got} Hz")]
+    SampleRateChanged {
+        /// The stream's rate so far.
+        previous: u32,
+        /// The offending rate.
+        got: u32,
+    },
+    /// Audio longer than livecheck accepts (guards against garbage lengths).
+    #[error("audio of {seconds:.1} s exceeds the {max_seconds} s limit")]
+    AudioTooLong {
+        /// Length of the offending audio, seconds.
+        seconds: f64,
+        /// Longest audio accepted, seconds.
+        max_seconds: u32,
+    },
 }
 
 /// Result alias used throughout the crate.

@@ -18,16 +18,32 @@
 //!
 //! See `ARCHITECTURE.md` at the repository root for how a frame flows through the modules.
 
+// The core's records and enums derive uniffi traits behind the `uniffi` feature (for
+// crates/livecheck-ffi); their bindings live in the `livecheck` namespace.
+#[cfg(feature = "uniffi")]
+uniffi::setup_scaffolding!();
+
+pub mod audio;
+pub mod challenge;
 pub mod error;
 pub mod frame;
 pub mod models;
 pub mod quality;
+pub mod session;
+pub mod signals;
+pub mod sync;
+pub mod verdict;
 pub mod vision;
 
+pub use audio::{AudioBuffer, Pcm, SpeechSegment};
 pub use error::{Error, Result};
 pub use frame::{FrameRef, OwnedFrame, PixelFormat, Roi, Rotation};
 pub use models::ModelSet;
 pub use quality::{Prompt, Quality, QualityConfig};
+pub use session::{Feedback, Phase, Session, SessionConfig};
+pub use signals::{ActionKind, Event};
+pub use sync::{SyncConfig, SyncResult};
+pub use verdict::{ActionResult, BestFrame, Reason, Verdict};
 pub use vision::geometry::{HeadPose, Oval, OvalFit};
 pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
 
@@ -36,6 +52,7 @@ pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
 #[derive(Debug, Clone)]
 pub struct Engine {
     vision: vision::VisionModels,
+    vad: Option<audio::VadModel>,
 }
 
 impl Engine {
@@ -43,12 +60,22 @@ impl Engine {
     pub fn load(models: &ModelSet) -> Result<Self> {
         Ok(Engine {
             vision: vision::VisionModels::load(models)?,
+            vad: models
+                .vad
+                .as_deref()
+                .map(audio::VadModel::load)
+                .transpose()?,
         })
     }
 
     /// The vision models (detector, mesh, iris).
     pub fn vision(&self) -> &vision::VisionModels {
         &self.vision
+    }
+
+    /// The voice activity model, when the [`ModelSet`] had one.
+    pub fn vad(&self) -> Option<&audio::VadModel> {
+        self.vad.as_ref()
     }
 
     /// A new per-attempt frame analyser.

@@ -32,6 +32,8 @@ pub struct ModelSet {
     pub mesh: Vec<u8>,
     /// Iris/eyelid ONNX bytes.
     pub iris: Vec<u8>,
+    /// Silero VAD ONNX bytes (optional: only the audio checks need it).
+    pub vad: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ModelSet {
@@ -40,18 +42,21 @@ impl std::fmt::Debug for ModelSet {
             .field("detector_bytes", &self.detector.len())
             .field("mesh_bytes", &self.mesh.len())
             .field("iris_bytes", &self.iris.len())
+            .field("vad_bytes", &self.vad.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl ModelSet {
-    /// Reads every model from `dir` (file names in [`files`]).
+    /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        let vad = dir.join(files::VAD);
         Ok(ModelSet {
             detector: read(dir.join(files::DETECTOR))?,
             mesh: read(dir.join(files::MESH))?,
             iris: read(dir.join(files::IRIS))?,
+            vad: if vad.exists() { Some(read(vad)?) } else { None },
         })
     }
 }

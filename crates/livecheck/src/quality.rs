@@ -67,6 +67,17 @@ impl Prompt {
         Prompt::Done,
     ];
 
+    /// The instruction that asks for an action.
+    pub fn for_action(kind: crate::signals::ActionKind) -> Prompt {
+        use crate::signals::ActionKind;
+        match kind {
+            ActionKind::Blink => Prompt::Blink,
+            ActionKind::Nod => Prompt::Nod,
+            ActionKind::Shake => Prompt::Shake,
+            ActionKind::Mouth => Prompt::OpenMouth,
+        }
+    }
+
     /// Whether this prompt means a quality check failed (the user must adjust, not act).
     pub fn is_problem(self) -> bool {
         matches!(
@@ -177,7 +188,7 @@ impl Default for QualityConfig {
     fn default() -> Self {
         QualityConfig {
             oval: Oval::default(),
-            min_size: 0.5,
+            min_size: 0.4,
             max_size: 1.15,
             max_offset: 0.35,
             max_angle: 25.0,

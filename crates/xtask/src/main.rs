@@ -3,8 +3,12 @@
 //! ```text
 //! cargo xtask setup                            install system tools (ffmpeg) if missing
 //! cargo xtask test      [cargo test args]      setup + models + every test of the workspace
-//! cargo xtask demo      <video|image> [--json] setup + models + `livecheck analyse` on it
+//! cargo xtask demo      <video> [--json]       setup + models + `livecheck check` (action liveness) on it
 //! cargo xtask bench-compare                    tract vs ONNX Runtime, same inputs, one run
+//! cargo xtask train-digits [--second-fold]     retrain models/digits.onnx (models/digits/train.sh)
+//! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
+//! cargo xtask mobile                           check the Android and iOS staticlibs build
+//! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
 //! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
 //! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
 //! ```
@@ -12,6 +16,7 @@
 //! `DIR` defaults to `models/` at the workspace root, `--data` to `../shared/data` next to the
 //! workspace. Every failure ends the run with one `error: …` line and a non-zero exit code.
 
+mod bindings;
 mod manifest;
 mod models;
 mod python;
@@ -31,9 +36,22 @@ commands:
   setup      install the system tools livecheck needs (ffmpeg) when missing
   test       setup, provision models, then run every test of the workspace
              (extra arguments go to `cargo test`)
-  demo       setup, provision models, then `livecheck analyse <video|image> [--json]`
+  demo       setup, provision models, then `livecheck check <video> [--json]`
+             (an action liveness check: blink and nod)
   bench-compare
              tract (criterion) vs ONNX Runtime on the same inputs, single thread
+  train-digits
+             retrain the spoken-digit model: models/digits/train.sh (TTS synthesis,
+             evaluation + shipped model, models/digits.onnx, results.json; ~50 min on
+             2 cores; needs espeak-ng, flite, festival)   --second-fold  one more fold
+  bindings   build crates/livecheck-ffi and generate Kotlin, Swift and Python into
+             bindings/<lang>/generated (pinned uniffi-bindgen, library mode)
+               --test  also check the committed Swift is current and run the Python
+                       and Kotlin (JVM) tests against the real cdylib and models
+  mobile     build the livecheck-ffi staticlib for aarch64-linux-android and
+             aarch64-apple-ios with clang (the final link needs the NDK/Xcode)
+  eval       setup, provision models, then evaluate on ../shared/data and print a
+             table and JSON: `eval actions [--json OUT.json]`
   models     make every model in DIR/models.toml present and verified (idempotent;
              no network when all files are in place)
                --dir DIR   model folder (default: <workspace>/models)
@@ -63,13 +81,16 @@ fn run(args: &[String]) -> Result<()> {
     match command.as_str() {
         "setup" => return tasks::setup(),
         "bench-compare" => return tasks::bench_compare(&root),
-        "test" | "demo" => {
+        "train-digits" => return tasks::train_digits(&root, rest),
+        "bindings" => return bindings::bindings(&root, rest),
+        "mobile" => return bindings::mobile(&root, rest),
+        "test" | "demo" | "eval" => {
             tasks::setup()?;
             models::provision(&root.join("models"))?;
-            return if command == "test" {
-                tasks::test(&root, rest)
-            } else {
-                tasks::demo(&root, rest)
+            return match command.as_str() {
+                "test" => tasks::test(&root, rest),
+                "demo" => tasks::demo(&root, rest),
+                _ => tasks::eval(&root, rest),
             };
         }
         _ => {}

@@ -1,5 +1,5 @@
 //! The top-level developer commands: `setup` (system tools), `test` (everything CI runs) and
-//! `demo` (the main job on a clip or image), each provisioning what it needs first.
+//! `demo` (the main job: a liveness check of a clip), each provisioning what it needs first.
 
 use std::path::Path;
 use std::process::Command;
@@ -70,15 +70,35 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .args(["test", "--workspace", "--doc"]))
 }
 
-/// Runs `livecheck analyse` on a clip or image with default settings.
+/// Runs `livecheck check` (action liveness, default settings) on a recorded clip.
 pub fn demo(root: &Path, args: &[String]) -> Result<()> {
     if args.is_empty() {
-        return Err(Error::new("usage: cargo xtask demo <video|image> [--json]"));
+        return Err(Error::new(
+            "usage: cargo xtask demo <video> [--json] [--seed N] [--actions blink,nod]",
+        ));
     }
     run(cargo()
         .current_dir(root)
-        .args(["run", "--quiet", "-p", "livecheck-cli", "--", "analyse"])
+        .args(["run", "--quiet", "-p", "livecheck-cli", "--", "check"])
         .args(args))
+}
+
+/// Runs the evaluation harness (`crates/livecheck-eval`; dependencies optimised) with `args`.
+pub fn eval(root: &Path, args: &[String]) -> Result<()> {
+    if args.is_empty() {
+        return Err(Error::new(
+            "usage: cargo xtask eval actions [--json OUT.json]",
+        ));
+    }
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "--quiet", "-p", "livecheck-eval", "--"])
+        .args(args))
+}
+
+/// Retrains the spoken-digit model with `models/digits/train.sh` (extra arguments go to it).
+pub fn train_digits(root: &Path, args: &[String]) -> Result<()> {
+    run(Command::new(root.join("models/digits/train.sh")).args(args))
 }
 
 /// Runs tract (criterion `model_only`) and ONNX Runtime (`benches/ort_compare.py`) on the same

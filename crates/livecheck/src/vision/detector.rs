@@ -16,6 +16,7 @@ const NUM_COORDS: usize = 16;
 
 /// An axis-aligned box in display pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct BBox {
     /// Left edge.
     pub x0: f32,

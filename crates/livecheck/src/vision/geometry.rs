@@ -116,6 +116,7 @@ impl Default for Oval {
 
 /// How a face box sits in the oval.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct OvalFit {
     /// Distance of the face centre from the oval centre in oval radii (0 centred, 1 on the rim).
     pub offset: f32,

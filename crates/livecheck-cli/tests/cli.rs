@@ -1,0 +1,100 @@
+//! The `livecheck` command on real clips: the JSON shapes other tooling reads.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+/// A file under `../shared/data`, or `None` with a printed skip (a failure when `CI=true`).
+fn data(rel: &str) -> Option<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = std::env::var_os("LIVECHECK_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("../shared/data"))
+        .join(rel);
+    let models = root.join("models/face_landmark.onnx");
+    if path.exists() && models.exists() {
+        return Some(path);
+    }
+    let msg = format!("{} or {} missing", path.display(), models.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}: required when CI=true");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}
+
+/// Runs `livecheck args…`; returns (exit code, stdout lines as JSON, stderr).
+fn livecheck(args: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_livecheck"))
+        .args(args)
+        .output()
+        .expect("the livecheck binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    (
+        out.status.code().unwrap_or(-1),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn events_prints_blinks_then_a_summary() {
+    let Some(clip) = data("dino_blink/orig/example.mp4") else {
+        return;
+    };
+    let (code, lines, err) = livecheck(&["events", clip.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let (summary, events) = lines.split_last().expect("a summary line");
+    assert_eq!(summary["summary"]["frames"], 75);
+    assert!(summary["summary"]["duration_ms"].as_i64().unwrap() > 2800);
+    for e in events {
+        assert!(["blink", "nod", "shake", "mouth"].contains(&e["kind"].as_str().unwrap()));
+        assert!(e["end_ms"].as_i64() >= e["start_ms"].as_i64());
+        let c = e["confidence"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c));
+    }
+    let blinks = events.iter().filter(|e| e["kind"] == "blink").count();
+    assert_eq!(blinks, 2, "the clip holds exactly 2 blinks: {events:?}");
+}
+
+#[test]
+fn check_prints_one_verdict_and_seeds_are_reproducible() {
+    let Some(clip) = data("pyfeat/h264/single_face.mp4") else {
+        return;
+    };
+    let clip = clip.to_str().unwrap();
+    let args = ["check", "--mode", "action", "--seed", "7", clip, "--json"];
+    let (code, lines, err) = livecheck(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(lines.len(), 1);
+    let v = &lines[0];
+    // Nobody in this clip was asked to blink and nod: it must not pass.
+    assert_eq!(v["passed"], false);
+    assert!(!v["reasons"].as_array().unwrap().is_empty());
+    for key in [
+        "actions",
+        "best_frame_ms",
+        "challenge",
+        "frames",
+        "duration_ms",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    let (_, again, _) = livecheck(&args);
+    assert_eq!(again[0]["challenge"], v["challenge"]);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let (code, _, err) = livecheck(&["check", "--actions", "wink", "x.mp4"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown action"), "{err}");
+    let (code, _, err) = livecheck(&["events", "/nonexistent.mp4"]);
+    assert_eq!(code, 2);
+    assert!(!err.is_empty());
+}

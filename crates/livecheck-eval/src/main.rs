@@ -1,0 +1,85 @@
+//! `livecheck-eval`: measures the detectors and whole sessions on the annotated real media in
+//! `../shared/data` and prints a Markdown table plus one JSON document (run it through
+//! `cargo xtask eval actions`).
+
+mod actions;
+mod media;
+mod npy;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str =
+    "usage: livecheck-eval actions [--only SET] [--data DIR] [--models DIR] [--json OUT.json]";
+
+/// Command-line options shared by the evaluations.
+pub struct Options {
+    /// `../shared/data` or `--data`.
+    pub data: PathBuf,
+    /// The models directory.
+    pub models: PathBuf,
+    /// Where to write the JSON report, besides stdout.
+    pub json_out: Option<PathBuf>,
+    /// Run only this set (e.g. `focus_blink`, `nodding_pigeon`).
+    pub only: Option<String>,
+}
+
+impl Options {
+    /// Whether the set `name` is selected.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == name)
+    }
+}
+
+fn parse(args: &[String]) -> Result<(String, Options), String> {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut opts = Options {
+        data: std::env::var_os("LIVECHECK_DATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("../shared/data")),
+        models: std::env::var_os("LIVECHECK_MODELS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("models")),
+        json_out: None,
+        only: None,
+    };
+    let mut command = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or(format!("{a} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--data" => opts.data = value()?.into(),
+            "--models" => opts.models = value()?.into(),
+            "--json" => opts.json_out = Some(value()?.into()),
+            "--only" => opts.only = Some(value()?),
+            c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
+            other => return Err(format!("unexpected {other}\n{USAGE}")),
+        }
+    }
+    if !opts.data.join("MANIFEST.tsv").exists() {
+        return Err(format!(
+            "no evaluation data at {} (set --data or LIVECHECK_DATA)",
+            opts.data.display()
+        ));
+    }
+    Ok((command.ok_or(USAGE)?, opts))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = parse(&args).and_then(|(command, opts)| match command.as_str() {
+        "actions" => actions::run(&opts),
+        other => Err(format!("unknown evaluation {other}\n{USAGE}")),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("livecheck-eval: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Records and enums of the boundary that the core's types cannot carry directly (`usize`
+//! fields, display strings for prompts and reasons), each converted from the core type in one
+//! `From` impl. Everything else (`ActionKind`, `Prompt`, `Reason`, `PixelFormat`, `Event`,
+//! `ActionResult`, `BestFrame`, `BBox`, `OvalFit`) is the core's own type, derived behind its
+//! `uniffi` feature.
+
+use livecheck::vision::detector::BBox;
+use livecheck::{ActionKind, ActionResult, BestFrame, OvalFit, Prompt, Reason};
+
+/// Where the attempt is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
+pub enum Phase {
+    /// Waiting for the face to settle in the oval.
+    Align,
+    /// Asking for the `index`-th action of the challenge.
+    Action {
+        /// Position in the challenge (0-based).
+        index: u32,
+        /// The action asked for.
+        kind: ActionKind,
+    },
+    /// Finished: call `finish()` for the verdict.
+    Done,
+}
+
+impl From<livecheck::Phase> for Phase {
+    fn from(p: livecheck::Phase) -> Self {
+        match p {
+            livecheck::Phase::Align => Phase::Align,
+            livecheck::Phase::Action { index, kind } => Phase::Action {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                kind,
+            },
+            livecheck::Phase::Done => Phase::Done,
+        }
+    }
+}
+
+/// What the host shows after each frame.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Feedback {
+    /// Timestamp of the frame, ms (the caller's clock).
+    pub timestamp_ms: i64,
+    /// Current phase (after this frame).
+    pub phase: Phase,
+    /// Whether the attempt is over (`phase` is `Done`): stop pushing and call `finish()`.
+    pub done: bool,
+    /// The instruction to show: a quality problem to fix, or the current challenge.
+    pub prompt: Prompt,
+    /// Stable machine-readable code of `prompt` (`move_closer`, `blink`, …).
+    pub prompt_code: String,
+    /// Chinese text of `prompt`, to show or speak.
+    pub prompt_zh: String,
+    /// English text of `prompt`.
+    pub prompt_en: String,
+    /// The tracked face box in display (upright) pixels.
+    pub face_box: Option<BBox>,
+    /// How the face sits in the oval.
+    pub oval_fit: Option<OvalFit>,
+    /// Progress of the current phase, 0..1.
+    pub progress: f32,
+}
+
+impl From<livecheck::Feedback> for Feedback {
+    fn from(f: livecheck::Feedback) -> Self {
+        Feedback {
+            timestamp_ms: f.t_ms,
+            phase: f.phase.into(),
+            done: f.phase.is_done(),
+            prompt: f.prompt,
+            prompt_code: f.prompt.code().to_string(),
+            prompt_zh: f.prompt.zh().to_string(),
+            prompt_en: f.prompt.en().to_string(),
+            face_box: f.face_box,
+            oval_fit: f.oval_fit,
+            progress: f.progress,
+        }
+    }
+}
+
+/// The verdict of one attempt.
+#[derive(Debug, Clone, PartialEq, uniffi::Record)]
+pub struct Verdict {
+    /// True only if every check passed.
+    pub passed: bool,
+    /// One reason per failed check (empty when passed).
+    pub reasons: Vec<Reason>,
+    /// Stable codes of `reasons` (`action_timeout`, `face_changed`, …), for servers and logs.
+    pub reason_codes: Vec<String>,
+    /// Per requested action, in the order asked.
+    pub actions: Vec<ActionResult>,
+    /// Frames pushed.
+    pub frames: u64,
+    /// Time from the first to the last frame, ms.
+    pub duration_ms: i64,
+    /// The best frame (upright JPEG) for the server's 1:1 match, if a face was ever well placed.
+    pub best_frame: Option<BestFrame>,
+}
+
+impl From<livecheck::Verdict> for Verdict {
+    fn from(v: livecheck::Verdict) -> Self {
+        Verdict {
+            passed: v.passed,
+            reason_codes: v.reasons.iter().map(|r| r.code().to_string()).collect(),
+            reasons: v.reasons,
+            actions: v.actions,
+            frames: v.frames as u64,
+            duration_ms: v.duration_ms,
+            best_frame: v.best_frame,
+        }
+    }
+}
+
+/// Settings of one attempt; every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Default, uniffi::Record)]
+pub struct SessionOptions {
+    /// Actions to ask for, all of them, in an order drawn from `seed`. Empty: the standard
+    /// challenge (blink and nod).
+    #[uniffi(default = [])]
+    pub actions: Vec<ActionKind>,
+    /// Seed of the challenge draw; derive it from the server's nonce with `seed_from_nonce`.
+    #[uniffi(default = 0)]
+    pub seed: u64,
+    /// Time allowed for each action, ms. None: the default (10 s).
+    #[uniffi(default = None)]
+    pub action_timeout_ms: Option<i64>,
+}
+
+impl SessionOptions {
+    /// The core configuration these options describe.
+    pub fn to_config(&self) -> livecheck::SessionConfig {
+        let mut config = livecheck::SessionConfig::action().with_seed(self.seed);
+        if !self.actions.is_empty() {
+            config = config.with_actions(&self.actions);
+        }
+        if let Some(ms) = self.action_timeout_ms {
+            config.action_timeout_ms = ms;
+        }
+        config
+    }
+}

@@ -1,0 +1,78 @@
+//! The outcome of one attempt: passed or not, why not, what happened when, and the best frame
+//! for the server's 1:1 match.
+
+use crate::signals::{ActionKind, Event};
+
+/// Why an attempt failed. Codes are stable: hosts and servers key on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
+pub enum Reason {
+    /// The face never held still in the oval long enough to start.
+    NotAligned,
+    /// The tracked face was lost and a face came back, or the track jumped: it may not be the
+    /// same person.
+    FaceChanged,
+    /// An action was not seen before its timeout.
+    ActionTimeout,
+    /// The attempt ended (finish was called) before every challenge was done.
+    Incomplete,
+}
+
+impl Reason {
+    /// Stable machine-readable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::NotAligned => "not_aligned",
+            Reason::FaceChanged => "face_changed",
+            Reason::ActionTimeout => "action_timeout",
+            Reason::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// What happened to one requested action.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct ActionResult {
+    /// The action asked for.
+    pub kind: ActionKind,
+    /// Whether it was seen in time.
+    pub passed: bool,
+    /// When the request was shown (first frame of the action phase), ms.
+    pub asked_ms: Option<i64>,
+    /// The detected event, if any.
+    pub event: Option<Event>,
+}
+
+/// The best frame of the attempt, for the server's comparison with the ID photo.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct BestFrame {
+    /// Caller timestamp of the frame, ms.
+    pub t_ms: i64,
+    /// Width of the encoded image.
+    pub width: u32,
+    /// Height of the encoded image.
+    pub height: u32,
+    /// Upright (display-orientation) frame as JPEG.
+    pub jpeg: Vec<u8>,
+    /// Selection score in 0..1 (sharp, frontal, eyes open, centred).
+    pub score: f32,
+}
+
+/// The verdict of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// True only if every check passed.
+    pub passed: bool,
+    /// One reason per failed check (empty when passed).
+    pub reasons: Vec<Reason>,
+    /// Per requested action, in the order asked.
+    pub actions: Vec<ActionResult>,
+    /// Frames pushed.
+    pub frames: usize,
+    /// Time from the first to the last frame, ms.
+    pub duration_ms: i64,
+    /// The best frame, if a face was ever well placed.
+    pub best_frame: Option<BestFrame>,
+}

@@ -1,0 +1,151 @@
+//! Whole action sessions on real clips and real models: a live blink passes, a photo held up
+//! as video fails, a face swapped mid-session fails continuity, time must move forward.
+
+mod common;
+
+use livecheck::{ActionKind, Error, OwnedFrame, Reason, SessionConfig, Verdict};
+use livecheck_media::RgbFrame;
+
+fn owned(f: RgbFrame, t_ms: i64) -> OwnedFrame {
+    OwnedFrame::rgb(f.data, f.width, f.height, t_ms)
+}
+
+/// The `w`×`h` region of `f` at (`x`, `y`).
+fn crop(f: &RgbFrame, x: u32, y: u32, w: u32, h: u32) -> RgbFrame {
+    let data = (y..y + h)
+        .flat_map(|r| {
+            let start = ((r * f.width + x) * 3) as usize;
+            f.data[start..start + (w * 3) as usize].iter().copied()
+        })
+        .collect();
+    RgbFrame {
+        width: w,
+        height: h,
+        data,
+        t_ms: f.t_ms,
+    }
+}
+
+/// Decoded frames on a strictly increasing timeline starting at `offset` (containers may
+/// repeat a timestamp).
+fn timeline(frames: impl IntoIterator<Item = RgbFrame>, offset: i64) -> Vec<OwnedFrame> {
+    let mut last = i64::MIN;
+    frames
+        .into_iter()
+        .map(|f| {
+            let t = (offset + f.t_ms).max(last + 1);
+            last = t;
+            owned(f, t)
+        })
+        .collect()
+}
+
+fn run(config: SessionConfig, frames: Vec<OwnedFrame>) -> Verdict {
+    let engine = common::engine().expect("models checked by the caller");
+    engine
+        .session(config)
+        .expect("valid config")
+        .run(frames.into_iter().map(Ok::<_, String>))
+        .expect("session runs")
+}
+
+#[test]
+fn a_photo_held_up_as_video_fails() {
+    let (Some(_), Some(mut img)) = (common::engine(), common::frames("skimage/astronaut.png"))
+    else {
+        return;
+    };
+    // The photo held close to the camera: the face fills the oval and aligns.
+    let img = crop(&img.remove(0), 150, 30, 150, 200);
+    // 25 s at 30 fps of the same picture: longer than both actions' timeouts.
+    let frames = (0..750).map(|i| owned(img.clone(), i * 33)).collect();
+    let v = run(SessionConfig::action(), frames);
+    assert!(!v.passed, "{v:?}");
+    assert!(
+        v.reasons.contains(&Reason::ActionTimeout),
+        "{:?}",
+        v.reasons
+    );
+    assert!(v.actions.iter().all(|a| !a.passed && a.event.is_none()));
+    // The photo did align (a face in the oval), so the best frame exists.
+    assert!(v.best_frame.is_some());
+}
+
+#[test]
+fn a_live_blink_on_a_real_clip_passes() {
+    let (Some(_), Some(frames)) = (
+        common::engine(),
+        common::frames("focus_blink/h264/mahie_test_1.mp4"),
+    ) else {
+        return;
+    };
+    let v = run(
+        SessionConfig::action().with_actions(&[ActionKind::Blink]),
+        timeline(frames, 0),
+    );
+    assert!(v.passed, "{v:?}");
+    let event = v.actions[0].event.expect("the blink event");
+    assert!(
+        event.end_ms > event.start_ms && event.confidence > 0.3,
+        "{event:?}"
+    );
+    let best = v.best_frame.expect("a best frame");
+    assert!(best.jpeg.starts_with(&[0xFF, 0xD8]) && best.width > 0);
+}
+
+#[test]
+fn a_different_face_spliced_in_fails_continuity() {
+    let (Some(_), Some(a), Some(b)) = (
+        common::engine(),
+        common::frames("focus_blink/h264/mahie_test_1.mp4"),
+        common::frames("pyfeat/h264/single_face.mp4"),
+    ) else {
+        return;
+    };
+    // 4 s of one person (aligned, then asked to nod, which she does not), then another
+    // person's clip continuing the same timeline.
+    // Same frame size for both (640x360): only the person changes at the cut, and the two
+    // faces sit at nearly the same place in the frame, so the track itself does not jump.
+    let a = a
+        .into_iter()
+        .take_while(|f| f.t_ms < 4000)
+        .map(|f| crop(&f, 0, 60, 640, 360));
+    let mut frames = timeline(a, 0);
+    let offset = frames.last().map_or(0, |f| f.t_ms) + 33;
+    frames.extend(timeline(b, offset));
+    let config = SessionConfig::action().with_actions(&[ActionKind::Nod, ActionKind::Shake]);
+    let v = run(config, frames);
+    assert!(!v.passed);
+    assert!(v.reasons.contains(&Reason::FaceChanged), "{:?}", v.reasons);
+}
+
+#[test]
+fn a_clip_without_a_face_never_aligns() {
+    let (Some(_), Some(frames)) = (common::engine(), common::frames("pyfeat/h264/no_face.mp4"))
+    else {
+        return;
+    };
+    let v = run(SessionConfig::action(), timeline(frames, 0));
+    assert!(!v.passed);
+    assert_eq!(v.reasons, vec![Reason::NotAligned]);
+    assert!(v.best_frame.is_none());
+}
+
+#[test]
+fn time_going_backwards_is_a_typed_error() {
+    let (Some(engine), Some(mut img)) = (common::engine(), common::frames("skimage/astronaut.png"))
+    else {
+        return;
+    };
+    let img = img.remove(0);
+    let mut s = engine.session(SessionConfig::action()).unwrap();
+    let f = owned(img, 0);
+    s.push_frame(&f.view().unwrap(), 100).unwrap();
+    match s.push_frame(&f.view().unwrap(), 100) {
+        Err(Error::TimestampNotIncreasing {
+            previous: 100,
+            got: 100,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}
