@@ -896,4 +896,15 @@ mod tests {
         let b = Machine::new(SessionConfig::action().with_seed(5)).unwrap();
         assert_eq!(a.challenge(), b.challenge());
     }
+
+    #[test]
+    fn colour_cut_between_frames_counts_as_a_jump() {
+        let a = Some([128.0, 100.0, 89.0]);
+        assert!(!colour_jump(a, Some([129.0, 100.5, 89.2])));
+        assert!(!colour_jump(a, None));
+        // The cut measured between two real clips: +30 % brightness, 0.02 chromaticity.
+        assert!(colour_jump(a, Some([174.5, 126.3, 112.0])));
+        // Same brightness, different hue.
+        assert!(colour_jump(a, Some([110.0, 110.0, 97.0])));
+    }
 }
