@@ -373,7 +373,11 @@ pub fn mobile(root: &Path, args: &[String]) -> Result<()> {
         .env(format!("CFLAGS_{var}"), format!("--target={clang_target}"))
         .env(format!("AR_{var}"), ar);
         if target.contains("apple") {
-            cmd.env("SDKROOT", "");
+            // No iOS SDK here: cc-rs would ask `xcrun` unless SDKROOT names an existing
+            // directory. tract compiles only assembly kernels, which need no SDK headers.
+            let sdk = target_dir(root).join("empty-ios-sdk");
+            fs::create_dir_all(&sdk).ctx("create", &sdk)?;
+            cmd.env("SDKROOT", sdk);
         }
         run(&mut cmd)?;
         let out = target_dir(root)
