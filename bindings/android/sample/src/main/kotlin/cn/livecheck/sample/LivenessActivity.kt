@@ -48,14 +48,18 @@ class LivenessActivity : AppCompatActivity() {
 
     private fun asset(name: String): ByteBuffer {
         val bytes = assets.open("models/$name").use { it.readBytes() }
-        return ByteBuffer.allocateDirect(bytes.size).put(bytes).flip()
+        return direct(bytes)
     }
+
+    /** A direct copy positioned at 0 (uniffi's zero-copy `&[u8]` takes direct buffers). */
+    private fun direct(bytes: ByteArray): ByteBuffer =
+        ByteBuffer.allocateDirect(bytes.size).apply { put(bytes); flip() }
 
     private fun start() = analysisExecutor.execute {
         val engine = Engine.get { asset(it) }
         // The seed comes from the server's nonce, so the server knows which actions were asked.
         val nonce = intent.getByteArrayExtra("nonce") ?: ByteArray(16)
-        val seed = seedFromNonce(ByteBuffer.allocateDirect(nonce.size).put(nonce).flip())
+        val seed = seedFromNonce(direct(nonce))
         val session = engine.newSession(SessionOptions(seed = seed))
         val analyzer = LivenessAnalyzer(
             session,
