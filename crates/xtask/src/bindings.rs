@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::tasks::{cargo_in as cargo, run};
 use crate::util::{Error, IoContext, Result};
 
 /// The Kotlin compiler the JVM test installs with npm when `kotlinc` is missing.
@@ -23,24 +24,6 @@ const MOBILE: [(&str, &str); 2] = [
     ("aarch64-linux-android", "aarch64-linux-android24"),
     ("aarch64-apple-ios", "arm64-apple-ios13.0"),
 ];
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let shown = format!("{cmd:?}");
-    let status = cmd
-        .status()
-        .map_err(|e| Error::new(format!("cannot start {shown}: {e}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::new(format!("{shown} failed with {status}")))
-    }
-}
-
-fn cargo(root: &Path) -> Command {
-    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    cmd.current_dir(root);
-    cmd
-}
 
 fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")

@@ -7,7 +7,8 @@ use std::process::Command;
 use crate::util::{Error, Result};
 
 /// Runs a command, failing with its name when it cannot start or exits non-zero.
-fn run(cmd: &mut Command) -> Result<()> {
+/// Runs a command, failing with the command line when it cannot start or exits non-zero.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");
     let status = cmd
         .status()
@@ -57,6 +58,13 @@ pub fn setup() -> Result<()> {
 
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// The cargo that runs xtask, in `root`.
+pub(crate) fn cargo_in(root: &Path) -> Command {
+    let mut cmd = cargo();
+    cmd.current_dir(root);
+    cmd
 }
 
 /// Runs every test of the workspace (after setup and model provisioning), then the lint gates.
