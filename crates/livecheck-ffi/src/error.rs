@@ -58,7 +58,9 @@ impl From<livecheck::Error> for LivenessError {
             | E::AudioTooLong { .. } => LivenessError::InvalidAudio(message),
             E::TimestampNotIncreasing { .. } => LivenessError::TimestampNotIncreasing(message),
             E::InvalidConfig(_) => LivenessError::InvalidConfig(message),
-            E::ModelMissing { .. } | E::BadModel { .. } => LivenessError::Model(message),
+            E::ModelMissing { .. } | E::BadModel { .. } | E::ModelNotLoaded { .. } => {
+                LivenessError::Model(message)
+            }
             E::Inference { .. } | E::Encode(_) => LivenessError::Processing(message),
             _ => LivenessError::Other(message),
         }

@@ -56,13 +56,14 @@ impl LivenessEngine {
 
     /// Loads the models from their ONNX bytes (hosts that ship models as app assets): the
     /// BlazeFace short-range detector, the face mesh, the iris model and optionally the
-    /// Silero VAD.
+    /// Silero VAD and the digit model (both needed by the digits challenge).
     #[uniffi::constructor]
     pub fn from_bytes(
         detector: &[u8],
         mesh: &[u8],
         iris: &[u8],
         vad: Option<Vec<u8>>,
+        digits: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
         guard(|| {
             let models = ModelSet {
@@ -70,6 +71,7 @@ impl LivenessEngine {
                 mesh: mesh.to_vec(),
                 iris: iris.to_vec(),
                 vad,
+                digits,
             };
             Ok(Arc::new(LivenessEngine {
                 engine: Engine::load(&models)?,
@@ -83,6 +85,7 @@ impl LivenessEngine {
             let session = self.engine.session(options.to_config())?;
             Ok(Arc::new(LivenessSession {
                 challenge: session.challenge().to_vec(),
+                digits: session.digits().map(str::to_string),
                 state: Mutex::new(Some(session)),
             }))
         })
@@ -95,6 +98,7 @@ impl LivenessEngine {
 #[derive(Debug, uniffi::Object)]
 pub struct LivenessSession {
     challenge: Vec<ActionKind>,
+    digits: Option<String>,
     /// `None` once finished.
     state: Mutex<Option<livecheck::Session>>,
 }
@@ -120,9 +124,33 @@ fn finished() -> LivenessError {
 
 #[uniffi::export]
 impl LivenessSession {
-    /// The actions to ask for, in order (show them one at a time as the phase advances).
+    /// The actions to ask for, in order (show them one at a time as the phase advances);
+    /// empty in the digits challenge.
     pub fn challenge(&self) -> Result<Vec<ActionKind>> {
         guard(|| Ok(self.challenge.clone()))
+    }
+
+    /// The digits to show and have read aloud (digits challenge only).
+    pub fn digits(&self) -> Result<Option<String>> {
+        guard(|| Ok(self.digits.clone()))
+    }
+
+    /// Takes microphone audio (digits challenge; the action challenge ignores it): mono
+    /// samples in [-1, 1] at `sample_rate` Hz (any rate 4–384 kHz, resampled inside), the
+    /// first one captured at `timestamp_ms` on the frames' clock. Chunks must follow each
+    /// other in time; small gaps are filled with silence. Call from the audio thread.
+    pub fn push_audio(&self, pcm: Vec<f32>, sample_rate: u32, timestamp_ms: i64) -> Result<()> {
+        guard(|| self.with_session(|s| Ok(s.push_audio(&pcm, sample_rate, timestamp_ms)?)))
+    }
+
+    /// As `push_audio`, for 16-bit PCM (Android `AudioRecord` `ENCODING_PCM_16BIT`).
+    pub fn push_audio_i16(
+        &self,
+        pcm: Vec<i16>,
+        sample_rate: u32,
+        timestamp_ms: i64,
+    ) -> Result<()> {
+        guard(|| self.with_session(|s| Ok(s.push_audio_i16(&pcm, sample_rate, timestamp_ms)?)))
     }
 
     /// The current phase (`Done` once the attempt is over or finished).
@@ -238,11 +266,24 @@ mod tests {
             actions: vec![ActionKind::Shake],
             seed: 9,
             action_timeout_ms: Some(3000),
+            ..Default::default()
         };
         let c = o.to_config();
         assert_eq!(
             (c.actions, c.count, c.seed, c.action_timeout_ms),
             (vec![ActionKind::Shake], 1, 9, 3000)
+        );
+        let d = SessionOptions {
+            seed: 9,
+            digits_language: Some(livecheck::Language::Mandarin),
+            expected_digits: Some("4829".into()),
+            ..Default::default()
+        }
+        .to_config();
+        let digits = d.digits.expect("a digits config");
+        assert_eq!(
+            (digits.language, digits.expected.as_deref(), d.seed),
+            (livecheck::Language::Mandarin, Some("4829"), 9)
         );
     }
 }

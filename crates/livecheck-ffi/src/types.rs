@@ -1,11 +1,12 @@
 //! Records and enums of the boundary that the core's types cannot carry directly (`usize`
 //! fields, display strings for prompts and reasons), each converted from the core type in one
 //! `From` impl. Everything else (`ActionKind`, `Prompt`, `Reason`, `PixelFormat`, `Event`,
-//! `ActionResult`, `BestFrame`, `BBox`, `OvalFit`) is the core's own type, derived behind its
+//! `ActionResult`, `BestFrame`, `BBox`, `OvalFit`, `Language`, `Reading`, `DigitSegment`,
+//! `SpeechSegment`, `SyncResult`) is the core's own type, derived behind its
 //! `uniffi` feature.
 
 use livecheck::vision::detector::BBox;
-use livecheck::{ActionKind, ActionResult, BestFrame, OvalFit, Prompt, Reason};
+use livecheck::{ActionKind, ActionResult, BestFrame, Language, OvalFit, Prompt, Reading, Reason};
 
 /// Where the attempt is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -19,6 +20,8 @@ pub enum Phase {
         /// The action asked for.
         kind: ActionKind,
     },
+    /// Digits challenge: show the digits and record the user reading them aloud.
+    Digits,
     /// Finished: call `finish()` for the verdict.
     Done,
 }
@@ -31,6 +34,7 @@ impl From<livecheck::Phase> for Phase {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
                 kind,
             },
+            livecheck::Phase::Digits => Phase::Digits,
             livecheck::Phase::Done => Phase::Done,
         }
     }
@@ -87,8 +91,10 @@ pub struct Verdict {
     pub reasons: Vec<Reason>,
     /// Stable codes of `reasons` (`action_timeout`, `face_changed`, …), for servers and logs.
     pub reason_codes: Vec<String>,
-    /// Per requested action, in the order asked.
+    /// Per requested action, in the order asked (empty in the digits challenge).
     pub actions: Vec<ActionResult>,
+    /// The digits challenge's findings: digits heard, speech, mouth motion, lip/audio sync.
+    pub reading: Option<Reading>,
     /// Frames pushed.
     pub frames: u64,
     /// Time from the first to the last frame, ms.
@@ -104,6 +110,7 @@ impl From<livecheck::Verdict> for Verdict {
             reason_codes: v.reasons.iter().map(|r| r.code().to_string()).collect(),
             reasons: v.reasons,
             actions: v.actions,
+            reading: v.reading,
             frames: v.frames as u64,
             duration_ms: v.duration_ms,
             best_frame: v.best_frame,
@@ -124,13 +131,27 @@ pub struct SessionOptions {
     /// Time allowed for each action, ms. None: the default (10 s).
     #[uniffi(default = None)]
     pub action_timeout_ms: Option<i64>,
+    /// Set to run the digits challenge (读数认证) in this language instead of actions: four
+    /// digits drawn from `seed`, read aloud while the host pushes microphone audio.
+    #[uniffi(default = None)]
+    pub digits_language: Option<Language>,
+    /// Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
+    #[uniffi(default = None)]
+    pub expected_digits: Option<String>,
 }
 
 impl SessionOptions {
     /// The core configuration these options describe.
     pub fn to_config(&self) -> livecheck::SessionConfig {
-        let mut config = livecheck::SessionConfig::action().with_seed(self.seed);
-        if !self.actions.is_empty() {
+        let mut config = match self.digits_language {
+            Some(language) => livecheck::SessionConfig::digits(language),
+            None => livecheck::SessionConfig::action(),
+        }
+        .with_seed(self.seed);
+        if let Some(digits) = &self.expected_digits {
+            config = config.with_digits(digits);
+        }
+        if !self.actions.is_empty() && config.digits.is_none() {
             config = config.with_actions(&self.actions);
         }
         if let Some(ms) = self.action_timeout_ms {

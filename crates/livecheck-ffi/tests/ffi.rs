@@ -148,6 +148,7 @@ fn a_still_photo_times_out_and_a_session_finishes_once() {
         actions: vec![ActionKind::Blink],
         seed: 1,
         action_timeout_ms: Some(2000),
+        ..Default::default()
     };
     let s = engine.new_session(opts).unwrap();
     let mut done = false;
@@ -225,7 +226,7 @@ fn bad_buffers_and_options_are_typed_errors() {
         "{e:?}"
     );
     assert!(matches!(
-        LivenessEngine::from_bytes(b"nope", b"", b"", None),
+        LivenessEngine::from_bytes(b"nope", b"", b"", None, None),
         Err(LivenessError::Model(_))
     ));
 }
@@ -241,6 +242,7 @@ fn an_engine_from_bytes_and_threads_sharing_one_engine() {
         &read(files::DETECTOR),
         &read(files::MESH),
         &read(files::IRIS),
+        None,
         None,
     )
     .unwrap();

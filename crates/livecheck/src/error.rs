@@ -79,6 +79,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A model the requested check needs was not in the [`crate::ModelSet`].
+    #[error("the {name} model is not loaded: put it in the models directory (the digits challenge needs the VAD and the digit model)")]
+    ModelNotLoaded {
+        /// File name of the missing model.
+        name: &'static str,
+    },
     /// Running a model failed.
     #[error("inference failed in {name}: {reason}")]
     Inference {

@@ -29,6 +29,7 @@ pub mod error;
 pub mod frame;
 pub mod models;
 pub mod quality;
+pub mod reading;
 pub mod session;
 pub mod signals;
 pub mod sync;
@@ -40,6 +41,7 @@ pub use error::{Error, Result};
 pub use frame::{FrameRef, OwnedFrame, PixelFormat, Roi, Rotation};
 pub use models::ModelSet;
 pub use quality::{Prompt, Quality, QualityConfig};
+pub use reading::{DigitsConfig, Language, Reading};
 pub use session::{Feedback, Phase, Session, SessionConfig};
 pub use signals::{ActionKind, Event};
 pub use sync::{SyncConfig, SyncResult};
@@ -53,6 +55,7 @@ pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
 pub struct Engine {
     vision: vision::VisionModels,
     vad: Option<audio::VadModel>,
+    digits: Option<audio::DigitModel>,
 }
 
 impl Engine {
@@ -65,6 +68,11 @@ impl Engine {
                 .as_deref()
                 .map(audio::VadModel::load)
                 .transpose()?,
+            digits: models
+                .digits
+                .as_deref()
+                .map(audio::DigitModel::load)
+                .transpose()?,
         })
     }
 
@@ -76,6 +84,11 @@ impl Engine {
     /// The voice activity model, when the [`ModelSet`] had one.
     pub fn vad(&self) -> Option<&audio::VadModel> {
         self.vad.as_ref()
+    }
+
+    /// The spoken-digit model, when the [`ModelSet`] had one.
+    pub fn digits(&self) -> Option<&audio::DigitModel> {
+        self.digits.as_ref()
     }
 
     /// A new per-attempt frame analyser.

@@ -21,6 +21,8 @@ pub mod files {
     pub const IRIS: &str = "iris_landmark.onnx";
     /// Silero voice activity detector (16 kHz, stateful).
     pub const VAD: &str = "silero_vad_16k.onnx";
+    /// The project's spoken-digit CTC model (committed, trained by `models/digits/train.sh`).
+    pub const DIGITS: &str = "digits.onnx";
 }
 
 /// The raw bytes of every model livecheck runs.
@@ -34,6 +36,8 @@ pub struct ModelSet {
     pub iris: Vec<u8>,
     /// Silero VAD ONNX bytes (optional: only the audio checks need it).
     pub vad: Option<Vec<u8>>,
+    /// Spoken-digit ONNX bytes (optional: only the digits challenge needs it).
+    pub digits: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ModelSet {
@@ -43,20 +47,30 @@ impl std::fmt::Debug for ModelSet {
             .field("mesh_bytes", &self.mesh.len())
             .field("iris_bytes", &self.iris.len())
             .field("vad_bytes", &self.vad.as_ref().map(Vec::len))
+            .field("digits_bytes", &self.digits.as_ref().map(Vec::len))
             .finish()
     }
 }
 
 impl ModelSet {
-    /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists.
+    /// Reads every model from `dir` (file names in [`files`]); the VAD and the digit model
+    /// only if their files exist.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let vad = dir.join(files::VAD);
+        let optional = |name: &str| {
+            let path = dir.join(name);
+            if path.exists() {
+                read(path).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         Ok(ModelSet {
             detector: read(dir.join(files::DETECTOR))?,
             mesh: read(dir.join(files::MESH))?,
             iris: read(dir.join(files::IRIS))?,
-            vad: if vad.exists() { Some(read(vad)?) } else { None },
+            vad: optional(files::VAD)?,
+            digits: optional(files::DIGITS)?,
         })
     }
 }

@@ -8,12 +8,19 @@
 //!   passes when its detector reports an event; it fails after `action_timeout_ms`.
 //! - **Continuity**: once aligned, a new track (the face was lost and a face came back) or a jump
 //!   of the face between consecutive frames ends the attempt with [`Reason::FaceChanged`].
+//! - **Digits** (instead of actions, [`SessionConfig::digits`]): the digits are shown; frames
+//!   record the mouth opening of the same face while the host pushes microphone audio
+//!   ([`Session::push_audio`]). The phase ends once speech has been followed by
+//!   [`DigitsConfig::end_silence_ms`] of silence, or after [`DigitsConfig::timeout_ms`]; at
+//!   [`Session::finish`] the recogniser, the lip/audio sync and [`reading::judge`] decide.
 //! - **Done**: further frames are ignored; [`Session::finish`] returns the verdict.
 
+use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
 use crate::challenge;
 use crate::error::{Error, Result};
 use crate::frame::{Border, FrameRef, Normalize, OwnedFrame, Roi};
 use crate::quality::Prompt;
+use crate::reading::{self, DigitsConfig, Language, MouthSample, Reading};
 use crate::signals::{self, ActionDetector, ActionKind, FaceSignals, Measurement};
 use crate::verdict::{ActionResult, BestFrame, Reason, Verdict};
 use crate::vision::detector::BBox;
@@ -41,6 +48,8 @@ pub struct SessionConfig {
     pub max_jump: f32,
     /// Frame analysis settings (tracking, oval, quality thresholds).
     pub analyzer: AnalyzerConfig,
+    /// The digits challenge instead of actions (`actions` and `count` are then unused).
+    pub digits: Option<DigitsConfig>,
 }
 
 impl SessionConfig {
@@ -55,7 +64,31 @@ impl SessionConfig {
             action_max_angle: 40.0,
             max_jump: 0.5,
             analyzer: AnalyzerConfig::default(),
+            digits: None,
         }
+    }
+
+    /// The digits flow (读数认证): four random digits read aloud in `language`, with the same
+    /// alignment and continuity checks as the action flow.
+    pub fn digits(language: Language) -> Self {
+        SessionConfig {
+            actions: Vec::new(),
+            count: 0,
+            digits: Some(DigitsConfig::new(language)),
+            ..SessionConfig::action()
+        }
+    }
+
+    /// The same settings asking for exactly `digits` instead of drawing them (to check a clip
+    /// recorded against a challenge issued elsewhere). Turns an action config into a digits one.
+    pub fn with_digits(mut self, digits: &str) -> Self {
+        let mut d = self
+            .digits
+            .take()
+            .unwrap_or_else(|| DigitsConfig::new(Language::Auto));
+        d.expected = Some(digits.to_string());
+        self.digits = Some(d);
+        self
     }
 
     /// The same settings with another challenge seed.
@@ -83,6 +116,9 @@ impl SessionConfig {
                 "action_max_angle and max_jump must be positive".into(),
             ));
         }
+        if let Some(d) = &self.digits {
+            d.validate()?;
+        }
         self.analyzer.quality.oval.validate()
     }
 }
@@ -99,6 +135,8 @@ pub enum Phase {
         /// The action asked for.
         kind: ActionKind,
     },
+    /// Digits challenge: the digits are shown and read aloud.
+    Digits,
     /// Finished; call [`Session::finish`].
     Done,
 }
@@ -210,6 +248,24 @@ pub struct Machine {
     first_t: Option<i64>,
     last_t: Option<i64>,
     last_face: Option<(ObservedFace, i64)>,
+    digits: Option<String>,
+    reading_frames: Vec<MouthSample>,
+    speech: Vec<SpeechSegment>,
+    in_speech: bool,
+    reading_end: Option<i64>,
+}
+
+/// What the microphone gave in a digits attempt, for [`Machine::finish_with_audio`].
+#[derive(Debug, Clone, Default)]
+pub struct Heard {
+    /// 16 kHz mono samples.
+    pub samples: Vec<f32>,
+    /// Caller's time of the first sample, ms.
+    pub start_ms: i64,
+    /// Speech segments on the caller's clock.
+    pub speech: Vec<SpeechSegment>,
+    /// Digits heard in that speech (times on the caller's clock).
+    pub recognition: digits::Recognition,
 }
 
 impl std::fmt::Debug for Machine {
@@ -226,7 +282,19 @@ impl Machine {
     /// A new attempt: validates the configuration and draws the challenge from its seed.
     pub fn new(config: SessionConfig) -> Result<Self> {
         config.validate()?;
-        let plan = challenge::plan_actions(&config.actions, config.count, config.seed)?;
+        let (plan, digits) = match &config.digits {
+            Some(d) => (
+                Vec::new(),
+                Some(match &d.expected {
+                    Some(e) => e.clone(),
+                    None => challenge::plan_digits(d.length, config.seed)?,
+                }),
+            ),
+            None => (
+                challenge::plan_actions(&config.actions, config.count, config.seed)?,
+                None,
+            ),
+        };
         Ok(Machine {
             config,
             plan,
@@ -241,12 +309,44 @@ impl Machine {
             first_t: None,
             last_t: None,
             last_face: None,
+            digits,
+            reading_frames: Vec::new(),
+            speech: Vec::new(),
+            in_speech: false,
+            reading_end: None,
         })
     }
 
-    /// The actions to ask for, in order.
+    /// The actions to ask for, in order (empty in the digits challenge).
     pub fn challenge(&self) -> &[ActionKind] {
         &self.plan
+    }
+
+    /// The digits to read aloud (digits challenge only).
+    pub fn digits(&self) -> Option<&str> {
+        self.digits.as_deref()
+    }
+
+    /// Tells the machine what the voice activity detector has heard so far (speech segments on
+    /// the caller's clock, and whether speech is going on now): the reading phase ends on the
+    /// silence after speech.
+    pub fn hear(&mut self, speech: Vec<SpeechSegment>, in_speech: bool) {
+        self.speech = speech;
+        self.in_speech = in_speech;
+    }
+
+    /// Speech that counts for the reading: segments ending after the digits were shown and
+    /// starting before the reading phase ended.
+    pub fn reading_speech(&self, speech: &[SpeechSegment]) -> Vec<SpeechSegment> {
+        let Some(asked) = self.asked_ms.filter(|_| self.digits.is_some()) else {
+            return Vec::new();
+        };
+        let end = self.reading_end.unwrap_or(i64::MAX);
+        speech
+            .iter()
+            .filter(|s| s.end_ms > asked && s.start_ms < end)
+            .copied()
+            .collect()
     }
 
     /// The current phase.
@@ -300,23 +400,35 @@ impl Machine {
                     (obs.prompt, 0.0)
                 }
             }
+            Phase::Digits => {
+                let usable = self.usable(obs);
+                self.reading_frames
+                    .push((t_ms, usable.map(|f| f.signals.mouth_open)));
+                let asked = self.asked_ms.unwrap_or(t_ms);
+                let d = self.config.digits.as_ref().expect("digits phase has a config");
+                let heard_until = self
+                    .speech
+                    .iter()
+                    .filter(|s| s.end_ms > asked)
+                    .map(|s| s.end_ms)
+                    .max();
+                let elapsed = t_ms - asked;
+                if elapsed > d.timeout_ms
+                    || (!self.in_speech
+                        && heard_until.is_some_and(|e| t_ms - e >= d.end_silence_ms))
+                {
+                    self.reading_end = Some(t_ms);
+                    self.phase = Phase::Done;
+                }
+                let prompt = if usable.is_none() && obs.prompt.is_problem() {
+                    obs.prompt
+                } else {
+                    Prompt::ReadDigits
+                };
+                (prompt, (elapsed as f32 / d.timeout_ms as f32).min(1.0))
+            }
             Phase::Action { index, kind } => {
-                let max = self.config.action_max_angle;
-                let usable = obs.face.filter(|f| {
-                    obs.faces <= 1
-                        && f.signals.yaw.abs() <= max
-                        && f.signals.pitch.abs() <= max
-                        && !matches!(
-                            obs.prompt,
-                            Prompt::NoFace
-                                | Prompt::SeveralFaces
-                                | Prompt::TooDark
-                                | Prompt::TooBright
-                                | Prompt::MoveCloser
-                                | Prompt::MoveBack
-                                | Prompt::CentreFace
-                        )
-                });
+                let usable = self.usable(obs);
                 let m = Measurement {
                     t_ms,
                     face: usable.map(|f| f.signals),
@@ -359,26 +471,41 @@ impl Machine {
     }
 
     /// Ends the attempt: pending actions count as failed. Returns the verdict without a best
-    /// frame (the [`Session`] adds it).
-    pub fn finish(mut self) -> Verdict {
+    /// frame (the [`Session`] adds it). A digits attempt is judged as if nothing was heard:
+    /// use [`Machine::finish_with_audio`].
+    pub fn finish(self) -> Result<Verdict> {
+        self.finish_with_audio(&Heard::default())
+    }
+
+    /// Ends the attempt with what the microphone gave: in a digits attempt that got to the
+    /// reading, the speech, the digits heard, the mouth motion and the lip/audio sync are
+    /// judged ([`reading::judge`]). In an action attempt `heard` is ignored.
+    pub fn finish_with_audio(mut self, heard: &Heard) -> Result<Verdict> {
+        let reading_started = self.digits.is_some() && self.asked_ms.is_some();
         if self.track_id.is_none() && !self.reasons.contains(&Reason::FaceChanged) {
             self.reasons.push(Reason::NotAligned);
-        } else if !self.phase.is_done() {
+        } else if !self.phase.is_done() && !reading_started {
             self.reasons.push(Reason::Incomplete);
         }
         self.end_actions();
+        let reading = if reading_started {
+            Some(self.judge_reading(heard)?)
+        } else {
+            None
+        };
         let passed = self.reasons.is_empty() && self.results.iter().all(|r| r.passed);
-        Verdict {
+        Ok(Verdict {
             passed,
             reasons: self.reasons,
             actions: self.results,
+            reading,
             frames: self.frames,
             duration_ms: match (self.first_t, self.last_t) {
                 (Some(a), Some(b)) => b - a,
                 _ => 0,
             },
             best_frame: None,
-        }
+        })
     }
 
     fn feedback(
@@ -399,7 +526,71 @@ impl Machine {
         }
     }
 
+    /// Builds the reading from what was heard and adds its failures to the reasons.
+    fn judge_reading(&mut self, heard: &Heard) -> Result<Reading> {
+        let config = self.config.digits.clone().expect("digits attempt");
+        let speech = self.reading_speech(&heard.speech);
+        let (face_coverage, mouth_motion) = reading::mouth_in_speech(&self.reading_frames, &speech);
+        let mouth: Vec<(i64, f32)> = self
+            .reading_frames
+            .iter()
+            .filter_map(|&(t, m)| Some((t, m?)))
+            .collect();
+        let sync = crate::sync::check_sync(
+            &mouth,
+            &heard.samples,
+            heard.start_ms,
+            Some(&speech),
+            &config.sync,
+        )?;
+        let digits: Vec<_> = heard
+            .recognition
+            .segments
+            .iter()
+            .filter(|d| speech.iter().any(|s| d.end_ms > s.start_ms && d.start_ms < s.end_ms))
+            .copied()
+            .collect();
+        let reading = Reading {
+            challenge: self.digits.clone().unwrap_or_default(),
+            recognised: digits.iter().map(|d| char::from(b'0' + d.digit)).collect(),
+            language: config.language,
+            digits,
+            speech,
+            mouth_motion,
+            face_coverage,
+            sync,
+        };
+        self.reasons.extend(reading::judge(&reading, &config));
+        Ok(reading)
+    }
+
+    /// The tracked face if this frame can be measured: alone, facing the screen, and no
+    /// quality problem that spoils the measurements.
+    fn usable(&self, obs: &Observation) -> Option<ObservedFace> {
+        let max = self.config.action_max_angle;
+        obs.face.filter(|f| {
+            obs.faces <= 1
+                && f.signals.yaw.abs() <= max
+                && f.signals.pitch.abs() <= max
+                && !matches!(
+                    obs.prompt,
+                    Prompt::NoFace
+                        | Prompt::SeveralFaces
+                        | Prompt::TooDark
+                        | Prompt::TooBright
+                        | Prompt::MoveCloser
+                        | Prompt::MoveBack
+                        | Prompt::CentreFace
+                )
+        })
+    }
+
     fn start_action(&mut self, index: usize, t_ms: i64) {
+        if self.digits.is_some() {
+            self.phase = Phase::Digits;
+            self.asked_ms = Some(t_ms);
+            return;
+        }
         match self.plan.get(index) {
             Some(&kind) => {
                 self.phase = Phase::Action { index, kind };
@@ -415,6 +606,9 @@ impl Machine {
 
     /// Marks every action not yet decided as failed and ends the attempt.
     fn end_actions(&mut self) {
+        if self.phase == Phase::Digits {
+            self.reading_end = self.last_t;
+        }
         for (i, &kind) in self.plan.iter().enumerate().skip(self.results.len()) {
             let asked = if matches!(self.phase, Phase::Action { index, .. } if index == i) {
                 self.asked_ms
@@ -485,6 +679,8 @@ pub struct Session {
     analyzer: Analyzer,
     machine: Machine,
     best: Option<BestCandidate>,
+    /// Microphone audio and the recogniser (digits challenge only).
+    audio: Option<(AudioBuffer, DigitModel)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -496,21 +692,70 @@ impl std::fmt::Debug for Session {
 }
 
 impl Engine {
-    /// Starts an attempt: draws the challenge from `config.seed`.
+    /// Starts an attempt: draws the challenge from `config.seed`. The digits challenge needs
+    /// the VAD and digit models in the engine.
     pub fn session(&self, config: SessionConfig) -> Result<Session> {
         let analyzer = self.analyzer(config.analyzer);
+        let audio = match &config.digits {
+            Some(d) => {
+                let vad = self.vad().ok_or(Error::ModelNotLoaded {
+                    name: crate::models::files::VAD,
+                })?;
+                let model = self.digits().ok_or(Error::ModelNotLoaded {
+                    name: crate::models::files::DIGITS,
+                })?;
+                let buffer =
+                    AudioBuffer::new(AudioBufferConfig::default()).with_vad(Vad::new(vad, d.vad)?);
+                Some((buffer, model.clone()))
+            }
+            None => None,
+        };
         Ok(Session {
             analyzer,
             machine: Machine::new(config)?,
             best: None,
+            audio,
         })
     }
 }
 
 impl Session {
-    /// The actions to ask for, in order (show them one at a time as the phase advances).
+    /// The actions to ask for, in order (show them one at a time as the phase advances);
+    /// empty in the digits challenge.
     pub fn challenge(&self) -> &[ActionKind] {
         self.machine.challenge()
+    }
+
+    /// The digits to show and have read aloud (digits challenge only).
+    pub fn digits(&self) -> Option<&str> {
+        self.machine.digits()
+    }
+
+    /// Takes microphone audio recorded from `t_ms` on (the frames' clock): mono samples in
+    /// `[-1, 1]` at `sample_rate`. Chunks must follow each other in time; small gaps are
+    /// filled with silence. The action challenge needs no audio: there this does nothing.
+    pub fn push_audio(&mut self, samples: &[f32], sample_rate: u32, t_ms: i64) -> Result<()> {
+        if let Some((buffer, _)) = self.audio.as_mut() {
+            buffer.push(samples, sample_rate, t_ms)?;
+            self.hear();
+        }
+        Ok(())
+    }
+
+    /// As [`Session::push_audio`], for 16-bit samples.
+    pub fn push_audio_i16(&mut self, samples: &[i16], sample_rate: u32, t_ms: i64) -> Result<()> {
+        if let Some((buffer, _)) = self.audio.as_mut() {
+            buffer.push_i16(samples, sample_rate, t_ms)?;
+            self.hear();
+        }
+        Ok(())
+    }
+
+    fn hear(&mut self) {
+        if let Some((buffer, _)) = &self.audio {
+            let in_speech = buffer.vad().is_some_and(|v| v.in_speech());
+            self.machine.hear(buffer.speech_segments(), in_speech);
+        }
     }
 
     /// The current phase.
@@ -552,9 +797,36 @@ impl Session {
         Ok(feedback)
     }
 
-    /// Ends the attempt and returns the verdict. Pending actions count as failed.
+    /// Ends the attempt and returns the verdict. Pending actions count as failed; in the
+    /// digits challenge the recogniser runs here on the speech heard during the reading.
     pub fn finish(self) -> Result<Verdict> {
-        let mut verdict = self.machine.finish();
+        let heard = match self.audio {
+            Some((mut buffer, model)) => {
+                buffer.finish()?;
+                let start_ms = buffer.start_ms().unwrap_or(0);
+                let speech = self.machine.reading_speech(&buffer.speech_segments());
+                let relative: Vec<SpeechSegment> = speech
+                    .iter()
+                    .map(|s| SpeechSegment {
+                        start_ms: s.start_ms - start_ms,
+                        end_ms: s.end_ms - start_ms,
+                    })
+                    .collect();
+                let mut recognition = digits::recognise(&model, buffer.samples(), Some(&relative))?;
+                for d in &mut recognition.segments {
+                    d.start_ms += start_ms;
+                    d.end_ms += start_ms;
+                }
+                Heard {
+                    samples: buffer.samples().to_vec(),
+                    start_ms,
+                    speech,
+                    recognition,
+                }
+            }
+            None => Heard::default(),
+        };
+        let mut verdict = self.machine.finish_with_audio(&heard)?;
         verdict.best_frame = match self.best {
             Some(b) => Some(encode_best(b)?),
             None => None,
@@ -563,7 +835,8 @@ impl Session {
     }
 
     /// Runs a whole recorded clip through the session (stopping once it is done) and returns
-    /// the verdict: the offline entry point used by the CLI, evaluation and tests.
+    /// the verdict: the offline entry point used by the CLI, evaluation and tests. For the
+    /// digits challenge push the recording's audio first ([`Session::push_audio`]).
     pub fn run<E: std::fmt::Display>(
         mut self,
         frames: impl IntoIterator<Item = std::result::Result<OwnedFrame, E>>,
@@ -785,7 +1058,7 @@ mod tests {
             assert!(fb.phase != Phase::Align, "{fb:?}");
         }
         assert!(m.phase().is_done());
-        let v = m.finish();
+        let v = m.finish().unwrap();
         assert!(v.passed, "{v:?}");
         assert!(v.actions.iter().all(|a| a.passed && a.event.is_some()));
     }
@@ -799,7 +1072,7 @@ mod tests {
             x: 100.0,
         };
         run_for(&mut m, &mut s, 12_000, still);
-        let v = m.finish();
+        let v = m.finish().unwrap();
         assert!(!v.passed);
         assert_eq!(v.reasons, vec![Reason::ActionTimeout]);
         assert!(!v.actions[0].passed && v.actions[0].asked_ms.is_some());
@@ -817,7 +1090,7 @@ mod tests {
         s.track = 2;
         let fb = run_for(&mut m, &mut s, 100, still);
         assert!(fb.phase.is_done() && fb.prompt == Prompt::Done);
-        assert_eq!(m.finish().reasons, vec![Reason::FaceChanged]);
+        assert_eq!(m.finish().unwrap().reasons, vec![Reason::FaceChanged]);
     }
 
     #[test]
@@ -831,7 +1104,7 @@ mod tests {
         run_for(&mut m, &mut s, 1000, still);
         s.x += 150.0; // 0.6 face heights in one frame
         run_for(&mut m, &mut s, 40, still);
-        assert_eq!(m.finish().reasons, vec![Reason::FaceChanged]);
+        assert_eq!(m.finish().unwrap().reasons, vec![Reason::FaceChanged]);
     }
 
     #[test]
@@ -846,7 +1119,7 @@ mod tests {
         o.prompt = Prompt::MoveCloser;
         let fb = m.step(&o).unwrap();
         assert_eq!((fb.phase, fb.prompt), (Phase::Align, Prompt::MoveCloser));
-        let v = m.finish();
+        let v = m.finish().unwrap();
         assert_eq!(v.reasons, vec![Reason::NotAligned]);
         assert!(!v.passed);
     }
@@ -865,7 +1138,7 @@ mod tests {
         o.prompt = Prompt::SeveralFaces;
         let fb = m.step(&o).unwrap();
         assert_eq!(fb.prompt, Prompt::SeveralFaces);
-        let v = m.finish();
+        let v = m.finish().unwrap();
         assert_eq!(v.reasons, vec![Reason::Incomplete]);
     }
 

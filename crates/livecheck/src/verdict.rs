@@ -1,6 +1,7 @@
 //! The outcome of one attempt: passed or not, why not, what happened when, and the best frame
 //! for the server's 1:1 match.
 
+use crate::reading::Reading;
 use crate::signals::{ActionKind, Event};
 
 /// Why an attempt failed. Codes are stable: hosts and servers key on them.
@@ -16,6 +17,16 @@ pub enum Reason {
     ActionTimeout,
     /// The attempt ended (finish was called) before every challenge was done.
     Incomplete,
+    /// Digits challenge: no speech was heard after the digits were shown.
+    NoSpeech,
+    /// Digits challenge: the digits heard are not the digits shown.
+    WrongDigits,
+    /// Digits challenge: a voice spoke but the lips did not move.
+    NoLipMotion,
+    /// Digits challenge: the lips moved out of step with the voice (dubbed or replayed audio).
+    OutOfSync,
+    /// Digits challenge: the face was out of view for too much of the speech.
+    FaceLost,
 }
 
 impl Reason {
@@ -26,6 +37,11 @@ impl Reason {
             Reason::FaceChanged => "face_changed",
             Reason::ActionTimeout => "action_timeout",
             Reason::Incomplete => "incomplete",
+            Reason::NoSpeech => "no_speech",
+            Reason::WrongDigits => "wrong_digits",
+            Reason::NoLipMotion => "no_lip_motion",
+            Reason::OutOfSync => "out_of_sync",
+            Reason::FaceLost => "face_lost",
         }
     }
 }
@@ -67,8 +83,11 @@ pub struct Verdict {
     pub passed: bool,
     /// One reason per failed check (empty when passed).
     pub reasons: Vec<Reason>,
-    /// Per requested action, in the order asked.
+    /// Per requested action, in the order asked (empty in the digits challenge).
     pub actions: Vec<ActionResult>,
+    /// The digits challenge's findings (`None` in the action challenge, or when the attempt
+    /// never got to the digits).
+    pub reading: Option<Reading>,
     /// Frames pushed.
     pub frames: usize,
     /// Time from the first to the last frame, ms.

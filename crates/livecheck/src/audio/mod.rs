@@ -1,5 +1,5 @@
-//! Audio: WAV decoding, resampling to 16 kHz, voice activity (Silero VAD), energy envelopes and
-//! a host-fed stream type keyed by the caller's timestamps.
+//! Audio: WAV decoding, resampling to 16 kHz, voice activity (Silero VAD), spoken-digit
+//! recognition, energy envelopes and a host-fed stream type keyed by the caller's timestamps.
 //!
 //! Everything downstream (VAD, lip/audio sync) works on 16 kHz mono `f32` samples in `[-1, 1]`.
 //! Hosts either decode a file ([`wav::read_path`], [`wav::read_bytes`]) and resample it
@@ -15,12 +15,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod digits;
 pub mod envelope;
 pub mod resample;
 pub mod stream;
 pub mod vad;
 pub mod wav;
 
+pub use digits::{DigitModel, DigitSegment, Recognition};
 pub use envelope::Envelope;
 pub use stream::{AudioBuffer, AudioBufferConfig};
 pub use vad::{SpeechSegment, Vad, VadConfig, VadModel};

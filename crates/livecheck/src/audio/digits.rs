@@ -1,0 +1,238 @@
+//! Spoken digits: the project's own CTC model (`models/digits.onnx`, trained by
+//! `models/digits/train.sh`) turns 16 kHz speech into a digit string with per-digit times and
+//! confidences, in English and Mandarin alike (零 and "zero" are the same class).
+//!
+//! The model reads fixed 6 s windows. [`recognise`] places windows on the speech the VAD found
+//! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
+//! runs the model on each and decodes greedily: the best class per step, repeats merged,
+//! blanks dropped.
+//!
+//! ```no_run
+//! use livecheck::audio::{self, digits::{self, DigitModel}, vad::{Vad, VadConfig, VadModel}};
+//! # fn main() -> livecheck::Result<()> {
+//! let pcm = audio::wav::read_path("take.wav")?.to_16k();
+//! let vad = VadModel::load(&std::fs::read("models/silero_vad_16k.onnx").unwrap())?;
+//! let speech = Vad::new(&vad, VadConfig::default())?.detect(&pcm.samples)?;
+//! let model = DigitModel::load(&std::fs::read("models/digits.onnx").unwrap())?;
+//! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
+//! println!("{}", heard.digits);
+//! # Ok(()) }
+//! ```
+
+use crate::audio::{SpeechSegment, TARGET_RATE};
+use crate::error::Result;
+use crate::models::Model;
+
+/// Samples in one model window (6 s at 16 kHz).
+pub const WINDOW: usize = 96_000;
+/// Output steps per window.
+pub const STEPS: usize = 150;
+/// Output classes: 0 is the CTC blank, `d + 1` is digit `d`.
+pub const CLASSES: usize = 11;
+/// Audio per output step, ms.
+pub const STEP_MS: f64 = WINDOW as f64 * 1000.0 / TARGET_RATE as f64 / STEPS as f64;
+/// Silence kept before and after the speech in a window, ms.
+const MARGIN_MS: i64 = 250;
+
+/// The loaded digit model, optimised and runnable. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct DigitModel {
+    model: Model,
+}
+
+impl DigitModel {
+    /// Loads `digits.onnx` bytes and checks its shapes (`[1, 96000]` in, `[1, 150, 11]` out).
+    pub fn load(bytes: &[u8]) -> Result<Self> {
+        Ok(DigitModel {
+            model: Model::load("digits", bytes, &[&[1, WINDOW]], &[STEPS * CLASSES])?,
+        })
+    }
+
+    /// Log-probabilities per step of one window: `samples` (16 kHz, at most [`WINDOW`]) are
+    /// zero-padded at the end; steps after the audio are dropped.
+    pub fn log_probs(&self, samples: &[f32]) -> Result<Vec<[f32; CLASSES]>> {
+        let n = samples.len().min(WINDOW);
+        let mut input = vec![0.0f32; WINDOW];
+        input[..n].copy_from_slice(&samples[..n]);
+        let out = self.model.run(&[&input])?.remove(0);
+        let used = (n * STEPS).div_ceil(WINDOW);
+        Ok(out
+            .chunks_exact(CLASSES)
+            .take(used)
+            .map(|c| std::array::from_fn(|k| c[k]))
+            .collect())
+    }
+}
+
+/// One recognised digit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct DigitSegment {
+    /// The digit, 0..=9.
+    pub digit: u8,
+    /// Start of its first step, ms from the start of the audio.
+    pub start_ms: i64,
+    /// End of its last step, ms.
+    pub end_ms: i64,
+    /// Highest posterior of the digit over its steps, 0..1.
+    pub confidence: f32,
+}
+
+/// What was heard.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Recognition {
+    /// The digits in order, as text ("4829"); empty when none were heard.
+    pub digits: String,
+    /// One entry per digit, in order.
+    pub segments: Vec<DigitSegment>,
+}
+
+/// Greedy CTC decoding of `steps` (log-probabilities, class 0 blank) whose first step starts
+/// at `start_ms`.
+pub fn decode(steps: &[[f32; CLASSES]], start_ms: f64) -> Vec<DigitSegment> {
+    let mut out: Vec<DigitSegment> = Vec::new();
+    let mut prev = 0usize;
+    for (t, step) in steps.iter().enumerate() {
+        let best = (0..CLASSES)
+            .max_by(|&a, &b| step[a].total_cmp(&step[b]))
+            .unwrap_or(0);
+        let t0 = (start_ms + t as f64 * STEP_MS).round() as i64;
+        let t1 = (start_ms + (t + 1) as f64 * STEP_MS).round() as i64;
+        let p = step[best].exp();
+        if best != 0 && best == prev {
+            if let Some(last) = out.last_mut() {
+                last.end_ms = t1;
+                last.confidence = last.confidence.max(p);
+            }
+        } else if best != 0 {
+            out.push(DigitSegment {
+                digit: (best - 1) as u8,
+                start_ms: t0,
+                end_ms: t1,
+                confidence: p,
+            });
+        }
+        prev = best;
+    }
+    out
+}
+
+/// Sample ranges `[start, end)` of the windows to run over `len` samples: the speech segments
+/// (ms from the first sample), widened by a margin, grouped while a group fits one window;
+/// longer segments are cut into whole windows. `None` covers all the audio.
+pub fn plan_windows(len: usize, speech: Option<&[SpeechSegment]>) -> Vec<(usize, usize)> {
+    let to_sample = |ms: i64| (ms.max(0) as usize * TARGET_RATE as usize / 1000).min(len);
+    let spans: Vec<(usize, usize)> = match speech {
+        None => vec![(0, len)],
+        Some(segments) => segments
+            .iter()
+            .map(|s| {
+                (
+                    to_sample(s.start_ms - MARGIN_MS),
+                    to_sample(s.end_ms + MARGIN_MS),
+                )
+            })
+            .filter(|(a, b)| b > a)
+            .collect(),
+    };
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in spans {
+        match windows.last_mut() {
+            Some(w) if b <= w.0 + WINDOW => w.1 = w.1.max(b),
+            _ => {
+                let mut start = a;
+                while b - start > WINDOW {
+                    windows.push((start, start + WINDOW));
+                    start += WINDOW;
+                }
+                windows.push((start, b));
+            }
+        }
+    }
+    windows
+}
+
+/// Recognises the digits spoken in `samples` (16 kHz mono) within `speech` (the VAD's
+/// segments, ms from the first sample; `None` reads all the audio, `Some(&[])` hears nothing).
+pub fn recognise(
+    model: &DigitModel,
+    samples: &[f32],
+    speech: Option<&[SpeechSegment]>,
+) -> Result<Recognition> {
+    let mut segments = Vec::new();
+    for (a, b) in plan_windows(samples.len(), speech) {
+        let steps = model.log_probs(&samples[a..b])?;
+        segments.extend(decode(&steps, a as f64 * 1000.0 / TARGET_RATE as f64));
+    }
+    Ok(Recognition {
+        digits: segments
+            .iter()
+            .map(|s| char::from(b'0' + s.digit))
+            .collect(),
+        segments,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(best: usize, p: f32) -> [f32; CLASSES] {
+        let rest = ((1.0 - p) / (CLASSES - 1) as f32).ln();
+        std::array::from_fn(|k| if k == best { p.ln() } else { rest })
+    }
+
+    #[test]
+    fn greedy_ctc_merges_repeats_and_keeps_doubled_digits_apart() {
+        // blank, 4 4, blank, 8, 8 via blank 8, 2
+        let steps: Vec<_> = [(0, 0.9), (5, 0.6), (5, 0.8), (0, 0.9), (9, 0.7), (0, 0.5)]
+            .iter()
+            .chain(&[(9, 0.95), (3, 0.55)])
+            .map(|&(c, p)| step(c, p))
+            .collect();
+        let d = decode(&steps, 1000.0);
+        let text: String = d.iter().map(|s| char::from(b'0' + s.digit)).collect();
+        assert_eq!(text, "4882");
+        assert_eq!((d[0].start_ms, d[0].end_ms), (1040, 1120));
+        assert!((d[0].confidence - 0.8).abs() < 1e-5);
+        assert!((d[3].confidence - 0.55).abs() < 1e-5);
+    }
+
+    #[test]
+    fn all_blank_decodes_to_nothing() {
+        assert!(decode(&vec![step(0, 0.99); 20], 0.0).is_empty());
+    }
+
+    fn seg(a: i64, b: i64) -> SpeechSegment {
+        SpeechSegment {
+            start_ms: a,
+            end_ms: b,
+        }
+    }
+
+    #[test]
+    fn windows_follow_the_speech() {
+        let len = 20 * 16_000;
+        assert_eq!(plan_windows(len, Some(&[])), vec![]);
+        // two close segments share one window, margins included
+        assert_eq!(
+            plan_windows(len, Some(&[seg(1000, 2000), seg(2500, 4000)])),
+            vec![(12_000, 68_000)]
+        );
+        // a segment that would overflow the window opens a new one
+        assert_eq!(
+            plan_windows(len, Some(&[seg(1000, 2000), seg(6000, 8000)])),
+            vec![(12_000, 36_000), (92_000, 132_000)]
+        );
+        // a 13 s segment is cut into whole windows
+        let w = plan_windows(len, Some(&[seg(1000, 14_000)]));
+        assert_eq!(w, vec![(12_000, 108_000), (108_000, 204_000), (204_000, 228_000)]);
+        // no VAD: everything, in windows
+        assert_eq!(
+            plan_windows(100_000, None),
+            vec![(0, 96_000), (96_000, 100_000)]
+        );
+        // margins are clamped to the audio
+        assert_eq!(plan_windows(16_000, Some(&[seg(0, 2000)])), vec![(0, 16_000)]);
+    }
+}
