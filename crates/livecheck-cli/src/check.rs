@@ -1,4 +1,8 @@
 //! `livecheck check`: runs a whole session on a clip and prints the verdict.
+//!
+//! `--mode action` (default) asks for actions; `--mode digits` checks a recording of someone
+//! reading digits: the video's frames plus the WAV given after it (or the video's own audio
+//! track), both starting at 0 ms.
 
 use livecheck::signals::ActionKind;
 use livecheck::{SessionConfig, Verdict};
@@ -6,13 +10,14 @@ use serde_json::json;
 
 use crate::Args;
 
-/// The verdict as the JSON object other tooling reads (shape is stable).
-pub fn verdict_json(v: &Verdict, challenge: &[ActionKind]) -> serde_json::Value {
+/// The verdict as the JSON object other tooling reads (shape is stable). `challenge` is the
+/// action codes, or the digits as one string.
+pub fn verdict_json(v: &Verdict, challenge: serde_json::Value) -> serde_json::Value {
     let r3 = |x: f32| (x as f64 * 1000.0).round() / 1000.0;
     json!({
         "passed": v.passed,
         "reasons": v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
-        "challenge": challenge.iter().map(|k| k.code()).collect::<Vec<_>>(),
+        "challenge": challenge,
         "actions": v.actions.iter().map(|a| json!({
             "kind": a.kind.code(),
             "passed": a.passed,
@@ -21,6 +26,21 @@ pub fn verdict_json(v: &Verdict, challenge: &[ActionKind]) -> serde_json::Value 
             "end_ms": a.event.map(|e| e.end_ms),
             "confidence": a.event.map(|e| r3(e.confidence)),
         })).collect::<Vec<_>>(),
+        "recognised": v.reading.as_ref().map(|r| r.recognised.clone()),
+        "digits": v.reading.as_ref().map(|r| r.digits.iter().map(|d| json!({
+            "digit": d.digit,
+            "start_ms": d.start_ms,
+            "end_ms": d.end_ms,
+            "confidence": r3(d.confidence),
+        })).collect::<Vec<_>>()),
+        "speech": v.reading.as_ref().map(|r| r.speech.iter().map(|s| [s.start_ms, s.end_ms]).collect::<Vec<_>>()),
+        "mouth_motion": v.reading.as_ref().map(|r| r3(r.mouth_motion)),
+        "face_coverage": v.reading.as_ref().map(|r| r3(r.face_coverage)),
+        "sync": v.reading.as_ref().map(|r| json!({
+            "offset_ms": r.sync.offset_ms,
+            "confidence": r3(r.sync.confidence),
+            "in_sync": r.sync.in_sync,
+        })),
         "best_frame_ms": v.best_frame.as_ref().map(|b| b.t_ms),
         "best_frame_score": v.best_frame.as_ref().map(|b| r3(b.score)),
         "frames": v.frames,
@@ -40,14 +60,38 @@ fn parse_actions(list: &str) -> Result<Vec<ActionKind>, String> {
 
 /// Runs the session and prints the verdict; exits 0 whether or not it passed.
 pub fn run(args: &Args) -> Result<(), String> {
-    match args.get("mode").unwrap_or("action") {
-        "action" => {}
-        other => return Err(format!("unknown --mode {other} (action)")),
-    }
-    let input = args.one_input("check")?;
-    let mut config = SessionConfig::action();
+    let digits = match args.get("mode").unwrap_or("action") {
+        "action" => false,
+        "digits" => true,
+        other => return Err(format!("unknown --mode {other} (action, digits)")),
+    };
+    let (input, wav) = match (digits, args.inputs.as_slice()) {
+        (false, [video]) => (video.as_path(), None),
+        (true, [video]) => (video.as_path(), None),
+        (true, [video, wav]) => (video.as_path(), Some(wav.as_path())),
+        _ => {
+            return Err(format!(
+                "check takes <video> (action) or <video> [<wav>] (digits)\n{}",
+                crate::USAGE
+            ))
+        }
+    };
+    let mut config = if digits {
+        SessionConfig::digits(crate::digits::language(args)?)
+    } else {
+        SessionConfig::action()
+    };
     if let Some(list) = args.get("actions") {
+        if digits {
+            return Err("--actions is for --mode action".into());
+        }
         config = config.with_actions(&parse_actions(list)?);
+    }
+    if let Some(expected) = args.get("digits") {
+        if !digits {
+            return Err("--digits is for --mode digits".into());
+        }
+        config = config.with_digits(expected);
     }
     if let Some(seed) = args.get("seed") {
         config = config.with_seed(
@@ -56,15 +100,34 @@ pub fn run(args: &Args) -> Result<(), String> {
         );
     }
     let engine = args.engine()?;
-    let session = engine.session(config).map_err(|e| e.to_string())?;
-    let challenge = session.challenge().to_vec();
+    let mut session = engine.session(config).map_err(|e| e.to_string())?;
+    let challenge = match session.digits() {
+        Some(d) => json!(d),
+        None => json!(session
+            .challenge()
+            .iter()
+            .map(|k| k.code())
+            .collect::<Vec<_>>()),
+    };
+    if digits {
+        let pcm = match wav {
+            Some(path) => livecheck::audio::wav::read_path(path),
+            None => livecheck::audio::wav::read_bytes(
+                &livecheck_media::extract_wav(input).map_err(|e| e.to_string())?,
+            ),
+        }
+        .map_err(|e| e.to_string())?;
+        session
+            .push_audio(&pcm.samples, pcm.sample_rate, 0)
+            .map_err(|e| e.to_string())?;
+    }
     let verdict = session
         .run(crate::frames(input)?)
         .map_err(|e| e.to_string())?;
     if let (Some(path), Some(best)) = (args.get("best-frame"), &verdict.best_frame) {
         std::fs::write(path, &best.jpeg).map_err(|e| format!("writing {path}: {e}"))?;
     }
-    let v = verdict_json(&verdict, &challenge);
+    let v = verdict_json(&verdict, challenge);
     if args.json {
         println!("{v}");
     } else {

@@ -4,6 +4,8 @@
 //! livecheck analyse <video|image> [--json]
 //! livecheck events  <video> [--json]
 //! livecheck check   --mode action [--actions blink,nod] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+//! livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] <video> [<wav>] [--json]
+//! livecheck digits  <wav> [--lang en|zh|auto] [--json]
 //! livecheck sync    <video> [<wav>] [--json]
 //! ```
 //! Every subcommand takes `--models DIR`; models are read from there, else `$LIVECHECK_MODELS`,
@@ -11,6 +13,7 @@
 
 mod analyse;
 mod check;
+mod digits;
 mod events;
 mod sync;
 
@@ -24,6 +27,8 @@ const USAGE: &str = "usage:
   livecheck analyse <video|image> [--json]
   livecheck events  <video> [--json]
   livecheck check   --mode action [--actions blink,nod,shake,mouth] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+  livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] [--best-frame OUT.jpg] <video> [<wav>] [--json]
+  livecheck digits  <wav> [--lang en|zh|auto] [--json]
   livecheck sync    <video> [<wav>] [--json]
 options for all: --models DIR";
 
@@ -37,7 +42,15 @@ pub struct Args {
 }
 
 /// Options that take a value.
-const VALUED: [&str; 5] = ["--models", "--mode", "--actions", "--seed", "--best-frame"];
+const VALUED: [&str; 7] = [
+    "--models",
+    "--mode",
+    "--actions",
+    "--seed",
+    "--best-frame",
+    "--digits",
+    "--lang",
+];
 
 impl Args {
     fn parse(args: Vec<String>) -> Result<(String, Args), String> {
@@ -122,6 +135,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
         "analyse" | "analyze" => analyse::run(&args),
         "events" => events::run(&args),
         "check" => check::run(&args),
+        "digits" => digits::run(&args),
         "sync" => sync::run(&args),
         other => Err(format!("unknown command {other}\n{USAGE}")),
     }

@@ -144,12 +144,7 @@ impl LivenessSession {
     }
 
     /// As `push_audio`, for 16-bit PCM (Android `AudioRecord` `ENCODING_PCM_16BIT`).
-    pub fn push_audio_i16(
-        &self,
-        pcm: Vec<i16>,
-        sample_rate: u32,
-        timestamp_ms: i64,
-    ) -> Result<()> {
+    pub fn push_audio_i16(&self, pcm: Vec<i16>, sample_rate: u32, timestamp_ms: i64) -> Result<()> {
         guard(|| self.with_session(|s| Ok(s.push_audio_i16(&pcm, sample_rate, timestamp_ms)?)))
     }
 

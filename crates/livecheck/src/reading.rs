@@ -249,7 +249,14 @@ mod tests {
                 } else {
                     0.8
                 };
-                (t, if (2000..2400).contains(&t) { None } else { Some(m) })
+                (
+                    t,
+                    if (2000..2400).contains(&t) {
+                        None
+                    } else {
+                        Some(m)
+                    },
+                )
             })
             .collect();
         let (coverage, spread) = mouth_in_speech(&frames, &[seg(1000, 3000)]);

@@ -387,6 +387,18 @@ impl Machine {
 
         let (prompt, progress) = match self.phase {
             Phase::Align => {
+                if self.digits.is_some() {
+                    // The mouth before the digits show counts for the sync (the reader may
+                    // start at once): keep the current track's frames.
+                    let new_track =
+                        obs.face.map(|f| f.track_id) != self.last_face.map(|(f, _)| f.track_id);
+                    if new_track {
+                        self.reading_frames.clear();
+                    }
+                    let usable = self.usable(obs);
+                    self.reading_frames
+                        .push((t_ms, usable.map(|f| f.signals.mouth_open)));
+                }
                 if obs.prompt == Prompt::Ok && obs.face.is_some() {
                     let since = *self.align_since.get_or_insert(t_ms);
                     if t_ms - since >= self.config.align_hold_ms {
@@ -405,7 +417,11 @@ impl Machine {
                 self.reading_frames
                     .push((t_ms, usable.map(|f| f.signals.mouth_open)));
                 let asked = self.asked_ms.unwrap_or(t_ms);
-                let d = self.config.digits.as_ref().expect("digits phase has a config");
+                let d = self
+                    .config
+                    .digits
+                    .as_ref()
+                    .expect("digits phase has a config");
                 let heard_until = self
                     .speech
                     .iter()
@@ -547,7 +563,11 @@ impl Machine {
             .recognition
             .segments
             .iter()
-            .filter(|d| speech.iter().any(|s| d.end_ms > s.start_ms && d.start_ms < s.end_ms))
+            .filter(|d| {
+                speech
+                    .iter()
+                    .any(|s| d.end_ms > s.start_ms && d.start_ms < s.end_ms)
+            })
             .copied()
             .collect();
         let reading = Reading {

@@ -3,42 +3,8 @@
 
 mod common;
 
+use common::{crop, owned, timeline};
 use livecheck::{ActionKind, Error, OwnedFrame, Reason, SessionConfig, Verdict};
-use livecheck_media::RgbFrame;
-
-fn owned(f: RgbFrame, t_ms: i64) -> OwnedFrame {
-    OwnedFrame::rgb(f.data, f.width, f.height, t_ms)
-}
-
-/// The `w`×`h` region of `f` at (`x`, `y`).
-fn crop(f: &RgbFrame, x: u32, y: u32, w: u32, h: u32) -> RgbFrame {
-    let data = (y..y + h)
-        .flat_map(|r| {
-            let start = ((r * f.width + x) * 3) as usize;
-            f.data[start..start + (w * 3) as usize].iter().copied()
-        })
-        .collect();
-    RgbFrame {
-        width: w,
-        height: h,
-        data,
-        t_ms: f.t_ms,
-    }
-}
-
-/// Decoded frames on a strictly increasing timeline starting at `offset` (containers may
-/// repeat a timestamp).
-fn timeline(frames: impl IntoIterator<Item = RgbFrame>, offset: i64) -> Vec<OwnedFrame> {
-    let mut last = i64::MIN;
-    frames
-        .into_iter()
-        .map(|f| {
-            let t = (offset + f.t_ms).max(last + 1);
-            last = t;
-            owned(f, t)
-        })
-        .collect()
-}
 
 fn run(config: SessionConfig, frames: Vec<OwnedFrame>) -> Verdict {
     let engine = common::engine().expect("models checked by the caller");

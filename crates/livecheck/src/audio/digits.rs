@@ -226,13 +226,19 @@ mod tests {
         );
         // a 13 s segment is cut into whole windows
         let w = plan_windows(len, Some(&[seg(1000, 14_000)]));
-        assert_eq!(w, vec![(12_000, 108_000), (108_000, 204_000), (204_000, 228_000)]);
+        assert_eq!(
+            w,
+            vec![(12_000, 108_000), (108_000, 204_000), (204_000, 228_000)]
+        );
         // no VAD: everything, in windows
         assert_eq!(
             plan_windows(100_000, None),
             vec![(0, 96_000), (96_000, 100_000)]
         );
         // margins are clamped to the audio
-        assert_eq!(plan_windows(16_000, Some(&[seg(0, 2000)])), vec![(0, 16_000)]);
+        assert_eq!(
+            plan_windows(16_000, Some(&[seg(0, 2000)])),
+            vec![(0, 16_000)]
+        );
     }
 }

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
+use livecheck::{Engine, FrameRef, ModelSet, OwnedFrame, PixelFormat};
+use livecheck_media::RgbFrame;
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -87,4 +88,38 @@ pub fn frames(rel: &str) -> Option<Vec<livecheck_media::RgbFrame>> {
 /// A packed RGB view of a decoded frame.
 pub fn view(f: &livecheck_media::RgbFrame) -> FrameRef<'_> {
     FrameRef::packed(&f.data, f.width, f.height, PixelFormat::Rgb8).expect("valid RGB frame")
+}
+
+pub fn owned(f: RgbFrame, t_ms: i64) -> OwnedFrame {
+    OwnedFrame::rgb(f.data, f.width, f.height, t_ms)
+}
+
+/// The `w`×`h` region of `f` at (`x`, `y`).
+pub fn crop(f: &RgbFrame, x: u32, y: u32, w: u32, h: u32) -> RgbFrame {
+    let data = (y..y + h)
+        .flat_map(|r| {
+            let start = ((r * f.width + x) * 3) as usize;
+            f.data[start..start + (w * 3) as usize].iter().copied()
+        })
+        .collect();
+    RgbFrame {
+        width: w,
+        height: h,
+        data,
+        t_ms: f.t_ms,
+    }
+}
+
+/// Decoded frames on a strictly increasing timeline starting at `offset` (containers may
+/// repeat a timestamp).
+pub fn timeline(frames: impl IntoIterator<Item = RgbFrame>, offset: i64) -> Vec<OwnedFrame> {
+    let mut last = i64::MIN;
+    frames
+        .into_iter()
+        .map(|f| {
+            let t = (offset + f.t_ms).max(last + 1);
+            last = t;
+            owned(f, t)
+        })
+        .collect()
 }
