@@ -98,3 +98,96 @@ fn bad_arguments_exit_2_with_a_message() {
     assert_eq!(code, 2);
     assert!(!err.is_empty());
 }
+
+#[test]
+fn digits_prints_the_digits_their_times_and_the_speech() {
+    let Some(wav) = data("grid_lipnet/wav16k/lbax4n.wav") else {
+        return;
+    };
+    let (code, lines, err) = livecheck(&["digits", wav.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v = &lines[0];
+    // 'lay blue at x four now': the one digit is heard, inside the speech.
+    assert_eq!(v["digits"], "4", "{v}");
+    assert_eq!(v["lang"], "auto");
+    let speech = v["speech"].as_array().unwrap();
+    assert_eq!(speech.len(), 1, "{v}");
+    let (s0, s1) = (
+        speech[0][0].as_i64().unwrap(),
+        speech[0][1].as_i64().unwrap(),
+    );
+    let seg = &v["segments"][0];
+    assert_eq!(seg["digit"], 4);
+    let (a, b) = (
+        seg["start_ms"].as_i64().unwrap(),
+        seg["end_ms"].as_i64().unwrap(),
+    );
+    assert!(s0 <= a && a < b && b <= s1, "{v}");
+    assert!((0.0..=1.0).contains(&seg["confidence"].as_f64().unwrap()));
+    let (code, _, err) = livecheck(&["digits", wav.to_str().unwrap(), "--lang", "fr"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--lang"), "{err}");
+}
+
+/// The GRID clip cropped around the face (so that it sits in the oval), with its audio track.
+fn cropped_grid(name: &str, x: u32) -> Option<PathBuf> {
+    let orig = data(&format!("grid_lipnet/orig/{name}.mpg"))?;
+    let out = std::env::temp_dir().join(format!("livecheck-cli-{name}-{}.mp4", std::process::id()));
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(&orig)
+        .args([
+            "-vf",
+            &format!("crop=220:240:{x}:48"),
+            "-c:v",
+            "libx264",
+            "-crf",
+            "12",
+        ])
+        .args(["-c:a", "aac"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs");
+    assert!(status.success());
+    Some(out)
+}
+
+#[test]
+fn check_digits_passes_a_live_reader_and_fails_dubbed_audio() {
+    let (Some(clip), Some(other)) = (
+        cropped_grid("lbax4n", 77),
+        data("grid_lipnet/wav16k/lrwp9a.wav"),
+    ) else {
+        return;
+    };
+    let clip_s = clip.to_str().unwrap();
+    // The clip's own audio track: 'lay blue at x four now', read by the face on screen.
+    let args = [
+        "check", "--mode", "digits", "--digits", "4", clip_s, "--json",
+    ];
+    let (code, lines, err) = livecheck(&args);
+    assert_eq!(code, 0, "{err}");
+    let v = &lines[0];
+    assert_eq!(v["challenge"], "4");
+    assert_eq!(v["recognised"], "4", "{v}");
+    assert_eq!(v["sync"]["in_sync"], true, "{v}");
+    assert!(v["sync"]["offset_ms"].is_i64() && v["sync"]["confidence"].is_f64());
+    assert_eq!(v["passed"], true, "{v}");
+    // The same face with another speaker's sentence: wrong digit, and out of step.
+    let (code, lines, err) = livecheck(&[
+        "check",
+        "--mode",
+        "digits",
+        "--digits",
+        "4",
+        clip_s,
+        other.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let reasons = lines[0]["reasons"].as_array().unwrap().clone();
+    assert_eq!(lines[0]["passed"], false);
+    assert!(reasons.contains(&"wrong_digits".into()), "{reasons:?}");
+    assert!(reasons.contains(&"out_of_sync".into()), "{reasons:?}");
+    let _ = std::fs::remove_file(clip);
+}

@@ -1058,6 +1058,92 @@ mod tests {
         Machine::new(SessionConfig::action().with_actions(actions)).unwrap()
     }
 
+    fn talking(t: i64) -> FaceSignals {
+        FaceSignals {
+            mouth_open: 0.05 + 0.15 * ((t as f32 / 90.0).sin().abs()),
+            ..still(t)
+        }
+    }
+
+    fn speech(start_ms: i64, end_ms: i64) -> SpeechSegment {
+        SpeechSegment { start_ms, end_ms }
+    }
+
+    fn digit(d: u8, start_ms: i64) -> digits::DigitSegment {
+        digits::DigitSegment {
+            digit: d,
+            start_ms,
+            end_ms: start_ms + 200,
+            confidence: 0.9,
+        }
+    }
+
+    #[test]
+    fn digits_reading_ends_on_the_silence_after_speech_and_is_judged() {
+        let config = SessionConfig::digits(Language::English).with_digits("4829");
+        let mut m = Machine::new(config).unwrap();
+        assert_eq!((m.digits(), m.challenge()), (Some("4829"), &[][..]));
+        let mut s = Script {
+            t: 0,
+            track: 1,
+            x: 100.0,
+        };
+        let fb = run_for(&mut m, &mut s, 700, still);
+        assert_eq!((fb.phase, fb.prompt), (Phase::Digits, Prompt::ReadDigits));
+        m.hear(vec![speech(1200, 2600)], true);
+        assert_eq!(run_for(&mut m, &mut s, 2300, talking).phase, Phase::Digits);
+        m.hear(vec![speech(1200, 2600)], false);
+        assert_eq!(run_for(&mut m, &mut s, 1000, still).phase, Phase::Digits);
+        let fb = run_for(&mut m, &mut s, 600, still);
+        assert_eq!((fb.phase, fb.prompt), (Phase::Done, Prompt::Done));
+
+        // The right digits inside the speech (one more said before the digits showed is not
+        // counted); no audio samples, so the sync has nothing to measure.
+        let heard = Heard {
+            speech: vec![speech(100, 500), speech(1200, 2600)],
+            recognition: digits::Recognition {
+                digits: "14829".into(),
+                segments: [(1, 200), (4, 1300), (8, 1700), (2, 2000), (9, 2300)]
+                    .map(|(d, t)| digit(d, t))
+                    .to_vec(),
+            },
+            ..Heard::default()
+        };
+        let v = m.finish_with_audio(&heard).unwrap();
+        let r = v.reading.expect("the reading ran");
+        assert_eq!(
+            (r.challenge.as_str(), r.recognised.as_str()),
+            ("4829", "4829")
+        );
+        assert_eq!(r.speech, [speech(1200, 2600)]);
+        assert!(r.mouth_motion > 0.1 && r.face_coverage == 1.0, "{r:?}");
+        assert_eq!(v.reasons, [Reason::OutOfSync]);
+        assert!(!v.passed && v.actions.is_empty());
+    }
+
+    #[test]
+    fn digits_time_out_without_speech_and_an_early_finish_is_judged_too() {
+        let mut m = Machine::new(SessionConfig::digits(Language::Mandarin).with_seed(3)).unwrap();
+        let d = m.digits().unwrap().to_string();
+        assert!(d.len() == 4 && !challenge::is_guessable(&d), "{d}");
+        let mut s = Script {
+            t: 0,
+            track: 1,
+            x: 100.0,
+        };
+        run_for(&mut m, &mut s, 700, still);
+        assert_eq!(run_for(&mut m, &mut s, 12_100, still).phase, Phase::Done);
+        let v = m.finish().unwrap();
+        assert_eq!(v.reasons, [Reason::NoSpeech]);
+        assert_eq!(v.reading.unwrap().recognised, "");
+
+        // Finishing while the user is still reading is not "incomplete": what was heard is judged.
+        let mut m = Machine::new(SessionConfig::digits(Language::Mandarin)).unwrap();
+        run_for(&mut m, &mut s, 2000, still);
+        assert_eq!(m.phase(), Phase::Digits);
+        assert_eq!(m.finish().unwrap().reasons, [Reason::NoSpeech]);
+    }
+
     #[test]
     fn blink_then_nod_passes() {
         let mut m = Machine::new(SessionConfig::action().with_actions(&[Blink, Nod])).unwrap();
