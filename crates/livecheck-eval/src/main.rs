@@ -1,16 +1,17 @@
 //! `livecheck-eval`: measures the detectors and whole sessions on the annotated real media in
 //! `../shared/data` and prints a Markdown table plus one JSON document (run it through
-//! `cargo xtask eval actions`).
+//! `cargo xtask eval actions` or `cargo xtask eval digits`).
 
 mod actions;
+mod digits;
 mod media;
 mod npy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: livecheck-eval actions [--only SET] [--data DIR] [--models DIR] [--json OUT.json]";
+const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
+       digits only: [--digits-model FILE.onnx] [--heldout SPEAKER]";
 
 /// Command-line options shared by the evaluations.
 pub struct Options {
@@ -20,8 +21,12 @@ pub struct Options {
     pub models: PathBuf,
     /// Where to write the JSON report, besides stdout.
     pub json_out: Option<PathBuf>,
-    /// Run only this set (e.g. `focus_blink`, `nodding_pigeon`).
+    /// Run only this set (e.g. `focus_blink`, `nodding_pigeon`, `fsdd`, `sync`).
     pub only: Option<String>,
+    /// Digit model to evaluate instead of the models directory's (e.g. a fold model).
+    pub digits_model: Option<PathBuf>,
+    /// FSDD speaker that `digits_model` was trained without.
+    pub heldout: Option<String>,
 }
 
 impl Options {
@@ -42,6 +47,8 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             .unwrap_or_else(|| root.join("models")),
         json_out: None,
         only: None,
+        digits_model: None,
+        heldout: None,
     };
     let mut command = None;
     let mut it = args.iter();
@@ -56,6 +63,8 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--models" => opts.models = value()?.into(),
             "--json" => opts.json_out = Some(value()?.into()),
             "--only" => opts.only = Some(value()?),
+            "--digits-model" => opts.digits_model = Some(value()?.into()),
+            "--heldout" => opts.heldout = Some(value()?),
             c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
             other => return Err(format!("unexpected {other}\n{USAGE}")),
         }
@@ -73,6 +82,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = parse(&args).and_then(|(command, opts)| match command.as_str() {
         "actions" => actions::run(&opts),
+        "digits" => digits::run(&opts),
         other => Err(format!("unknown evaluation {other}\n{USAGE}")),
     });
     match result {

@@ -1,0 +1,388 @@
+//! `digits`: the digits challenge's audio side on real recordings, through the Rust pipeline
+//! (hound → resampler → Silero VAD → digit model → greedy CTC; analyser → lip/audio sync).
+//!
+//! - `fsdd`: 4-digit challenges ([`livecheck::challenge::plan_digits`]) spliced from one real
+//!   FSDD speaker's isolated takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise
+//!   floor), per speaker. The shipped model was trained on all four FSDD speakers, so these
+//!   are *seen* speakers unless `--digits-model` names a fold model and `--heldout` its
+//!   held-out speaker (models/digits/train.sh makes them).
+//! - `cmn`: the same from the real Mandarin speaker's isolated digits (audio_cmn; 二 as er4 or
+//!   liang3 at random), seen by the shipped model.
+//! - `grid`: digit spotting in the six real GRID sentences (one digit among five other words):
+//!   exactly that digit heard, the digit heard at all, and digits heard that were not said.
+//! - `sync`: every GRID face against every GRID audio track: true pairs vs swapped audio.
+
+use std::path::{Path, PathBuf};
+
+use livecheck::audio::digits::{self, DigitModel};
+use livecheck::audio::vad::{Vad, VadConfig, VadModel};
+use livecheck::audio::{wav, SpeechSegment};
+use livecheck::sync::{check_sync, SyncConfig, SyncResult};
+use livecheck::{challenge, Engine};
+use serde_json::{json, Value};
+
+use crate::media::{engine, measure};
+use crate::Options;
+
+/// FSDD speakers.
+const FSDD: [&str; 4] = ["george", "jackson", "nicolas", "yweweler"];
+/// GRID clips and the digit each sentence says.
+const GRID: [(&str, &str); 6] = [
+    ("bbaf2n", "2"),
+    ("brbk7n", "7"),
+    ("id2_vcd_swwp2s", "2"),
+    ("lbax4n", "4"),
+    ("lbbc2a", "2"),
+    ("lrwp9a", "9"),
+];
+/// Sequences per speaker.
+const SEQUENCES: u64 = 100;
+
+/// Deterministic splitmix64 for building the test sequences.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi - lo + 1)
+    }
+    fn noise(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+/// The recogniser with its VAD.
+struct Recogniser {
+    vad: VadModel,
+    model: DigitModel,
+}
+
+impl Recogniser {
+    fn hear(&self, samples: &[f32]) -> Result<(String, Vec<SpeechSegment>), String> {
+        let speech = Vad::new(&self.vad, VadConfig::default())
+            .and_then(|mut v| v.detect(samples))
+            .map_err(|e| e.to_string())?;
+        let r =
+            digits::recognise(&self.model, samples, Some(&speech)).map_err(|e| e.to_string())?;
+        Ok((r.digits, speech))
+    }
+}
+
+fn read_16k(path: &Path) -> Result<Vec<f32>, String> {
+    Ok(wav::read_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .to_16k()
+        .samples)
+}
+
+/// Splices one take per digit into a 16 kHz utterance.
+fn splice(takes: &[&Vec<f32>], rng: &mut Rng) -> Vec<f32> {
+    let ms = |n: usize| n * 16;
+    let mut out = vec![0.0; ms(400)];
+    for (i, t) in takes.iter().enumerate() {
+        if i > 0 {
+            out.extend(std::iter::repeat_n(0.0, ms(rng.range(150, 400))));
+        }
+        out.extend_from_slice(t);
+    }
+    out.extend(std::iter::repeat_n(0.0, ms(400)));
+    for s in &mut out {
+        *s += 0.001 * rng.noise();
+    }
+    out
+}
+
+/// Sequence accuracy and digit error rate (edit distance over the challenge length).
+fn score(pairs: &[(String, String)]) -> Value {
+    let exact = pairs.iter().filter(|(want, got)| want == got).count();
+    let errors: usize = pairs.iter().map(|(w, g)| edit_distance(w, g)).sum();
+    let digits: usize = pairs.iter().map(|(w, _)| w.len()).sum();
+    let misses: Vec<_> = pairs
+        .iter()
+        .filter(|(w, g)| w != g)
+        .take(5)
+        .map(|(w, g)| json!([w, g]))
+        .collect();
+    json!({
+        "n": pairs.len(),
+        "seq_acc": exact as f64 / pairs.len().max(1) as f64,
+        "digit_error_rate": errors as f64 / digits.max(1) as f64,
+        "examples_wrong": misses,
+    })
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let cur = row[j];
+            row[j] = (row[j] + 1)
+                .min(row[j - 1] + 1)
+                .min(prev + usize::from(a[i - 1] != b[j - 1]));
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, String> {
+    let dir = data.join("fsdd/recordings");
+    let mut out = serde_json::Map::new();
+    for (k, speaker) in FSDD.iter().enumerate() {
+        let mut takes: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 10];
+        for (d, list) in takes.iter_mut().enumerate() {
+            for i in 0..50 {
+                let p = dir.join(format!("{d}_{speaker}_{i}.wav"));
+                if p.exists() {
+                    list.push(read_16k(&p)?);
+                }
+            }
+        }
+        let mut rng = Rng(1000 + k as u64);
+        let mut pairs = Vec::new();
+        for s in 0..SEQUENCES {
+            let want = challenge::plan_digits(4, 7_000 + s).map_err(|e| e.to_string())?;
+            let chosen: Vec<&Vec<f32>> = want
+                .bytes()
+                .map(|b| {
+                    let list = &takes[(b - b'0') as usize];
+                    &list[rng.below(list.len())]
+                })
+                .collect();
+            let (got, _) = rec.hear(&splice(&chosen, &mut rng))?;
+            pairs.push((want, got));
+        }
+        let mut v = score(&pairs);
+        v["seen_in_training"] = json!(heldout != Some(speaker));
+        out.insert(speaker.to_string(), v);
+    }
+    Ok(Value::Object(out))
+}
+
+fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
+    let dir = data.join("audio_cmn/wav16k");
+    let names = [
+        "0_ling2", "1_yi1", "2_er4", "3_san1", "4_si4", "5_wu3", "6_liu4", "7_qi1", "8_ba1",
+        "9_jiu3",
+    ];
+    let mut takes = Vec::new();
+    for n in names {
+        takes.push(read_16k(&dir.join(format!("yuetan_{n}.wav")))?);
+    }
+    let liang = read_16k(&dir.join("yuetan_2_liang3.wav"))?;
+    let mut rng = Rng(77);
+    let mut pairs = Vec::new();
+    for s in 0..SEQUENCES {
+        let want = challenge::plan_digits(4, 9_000 + s).map_err(|e| e.to_string())?;
+        let chosen: Vec<&Vec<f32>> = want
+            .bytes()
+            .map(|b| match b - b'0' {
+                2 if rng.below(2) == 1 => &liang,
+                d => &takes[d as usize],
+            })
+            .collect();
+        let (got, _) = rec.hear(&splice(&chosen, &mut rng))?;
+        pairs.push((want, got));
+    }
+    let mut v = score(&pairs);
+    v["seen_in_training"] = json!(true);
+    Ok(v)
+}
+
+fn grid(rec: &Recogniser, data: &Path) -> Result<Value, String> {
+    let mut rows = Vec::new();
+    let (mut exact, mut found, mut extra) = (0, 0, 0usize);
+    for (name, digit) in GRID {
+        let (got, _) = rec.hear(&read_16k(
+            &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
+        )?)?;
+        exact += usize::from(got == digit);
+        found += usize::from(got.contains(digit));
+        extra += got.len() - usize::from(got.contains(digit));
+        rows.push(json!({"clip": name, "said": digit, "heard": got}));
+    }
+    Ok(json!({
+        "n": GRID.len(),
+        "exact": exact,
+        "digit_found": found,
+        "false_digits": extra,
+        "clips": rows,
+    }))
+}
+
+/// Probability that a random true pair outscores a random swap (ties count half).
+fn auc(pos: &[f32], neg: &[f32]) -> f64 {
+    let mut s = 0.0;
+    for p in pos {
+        for n in neg {
+            s += if p > n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    s / (pos.len() * neg.len()).max(1) as f64
+}
+
+fn sync(engine: &Engine, vad: &VadModel, data: &Path) -> Result<Value, String> {
+    struct Clip {
+        mouth: Vec<(i64, f32)>,
+        audio: Vec<f32>,
+        speech: Vec<SpeechSegment>,
+    }
+    let mut clips = Vec::new();
+    for (name, _) in GRID {
+        let video: PathBuf = data.join(format!("grid_lipnet/h264/{name}.mp4"));
+        let mouth = measure(engine, &video, None)?
+            .iter()
+            .filter_map(|m| Some((m.t_ms, m.face?.mouth_open)))
+            .collect();
+        let audio = read_16k(&data.join(format!("grid_lipnet/wav16k/{name}.wav")))?;
+        let speech = Vad::new(vad, VadConfig::default())
+            .and_then(|mut v| v.detect(&audio))
+            .map_err(|e| e.to_string())?;
+        clips.push(Clip {
+            mouth,
+            audio,
+            speech,
+        });
+    }
+    let config = SyncConfig::default();
+    let (mut pos, mut neg, mut worst) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, v) in clips.iter().enumerate() {
+        for (j, a) in clips.iter().enumerate() {
+            let r: SyncResult = check_sync(&v.mouth, &a.audio, 0, Some(&a.speech), &config)
+                .map_err(|e| e.to_string())?;
+            if i == j {
+                pos.push(r.confidence);
+            } else {
+                neg.push(r.confidence);
+                worst.push((r.confidence, GRID[i].0, GRID[j].0));
+            }
+        }
+    }
+    let threshold = pos.iter().copied().fold(f32::INFINITY, f32::min);
+    worst.sort_by(|a, b| b.0.total_cmp(&a.0));
+    Ok(json!({
+        "true_pairs": pos.len(),
+        "swaps": neg.len(),
+        "auc": auc(&pos, &neg),
+        "true_pairs_in_sync": pos.iter().filter(|&&p| p >= config.min_correlation).count(),
+        "swaps_detected_at_zero_false_rejects": neg.iter().filter(|&&n| n < threshold).count(),
+        "swaps_detected_at_default_threshold": neg.iter().filter(|&&n| n < config.min_correlation).count(),
+        "default_threshold": config.min_correlation,
+        "hardest_swaps": worst.iter().take(4).map(|(c, v, a)| json!({"video": v, "audio": a, "confidence": c})).collect::<Vec<_>>(),
+    }))
+}
+
+/// Runs every digits evaluation and prints the table and the JSON.
+pub fn run(opts: &Options) -> Result<(), String> {
+    let engine = engine(&opts.models)?;
+    let vad = engine.vad().ok_or("no VAD model in the models directory")?;
+    let model_path = opts
+        .digits_model
+        .clone()
+        .unwrap_or_else(|| opts.models.join(livecheck::models::files::DIGITS));
+    let model = DigitModel::load(
+        &std::fs::read(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let rec = Recogniser {
+        vad: vad.clone(),
+        model,
+    };
+    let heldout = opts.heldout.as_deref();
+    let mut table = vec![
+        format!("model: {}", model_path.display()),
+        "| set | metric | value |".to_string(),
+        "|---|---|---|".to_string(),
+    ];
+    let mut report = serde_json::Map::new();
+    report.insert("model".into(), json!(model_path.display().to_string()));
+
+    if opts.wants("fsdd") {
+        let v = fsdd(&rec, &opts.data, heldout)?;
+        for speaker in FSDD {
+            let s = &v[speaker];
+            table.push(format!(
+                "| fsdd {speaker} ({}) | 4-digit sequence accuracy / digit error rate (n={}) | {:.3} / {:.3} |",
+                if s["seen_in_training"] == true { "seen in training" } else { "held out" },
+                s["n"], s["seq_acc"].as_f64().unwrap_or(0.0), s["digit_error_rate"].as_f64().unwrap_or(0.0)
+            ));
+        }
+        report.insert("fsdd".into(), v);
+    }
+    if opts.wants("cmn") {
+        let v = cmn(&rec, &opts.data)?;
+        table.push(format!(
+            "| audio_cmn yuetan (seen in training) | 4-digit sequence accuracy / digit error rate (n={}) | {:.3} / {:.3} |",
+            v["n"], v["seq_acc"].as_f64().unwrap_or(0.0), v["digit_error_rate"].as_f64().unwrap_or(0.0)
+        ));
+        report.insert("cmn".into(), v);
+    }
+    if opts.wants("grid") {
+        let v = grid(&rec, &opts.data)?;
+        table.push(format!(
+            "| grid sentences | exactly the digit / digit heard / other digits heard | {} / {} / {} of {} |",
+            v["exact"], v["digit_found"], v["false_digits"], v["n"]
+        ));
+        report.insert("grid".into(), v);
+    }
+    if opts.wants("sync") {
+        let v = sync(&engine, vad, &opts.data)?;
+        table.push(format!(
+            "| grid sync | ROC AUC; swaps detected at 0 false rejects; at default {:.2} | {:.3}; {} of {}; {} of {} |",
+            v["default_threshold"].as_f64().unwrap_or(0.0), v["auc"].as_f64().unwrap_or(0.0),
+            v["swaps_detected_at_zero_false_rejects"], v["swaps"],
+            v["swaps_detected_at_default_threshold"], v["swaps"]
+        ));
+        report.insert("sync".into(), v);
+    }
+
+    println!("{}", table.join("\n"));
+    let doc = Value::Object(report);
+    println!("{doc}");
+    if let Some(out) = &opts.json_out {
+        std::fs::write(
+            out,
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
+        )
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_substitutions() {
+        assert_eq!(edit_distance("4829", "4829"), 0);
+        assert_eq!(edit_distance("4829", "489"), 1);
+        assert_eq!(edit_distance("4829", "48299"), 1);
+        assert_eq!(edit_distance("4829", "1829"), 1);
+        assert_eq!(edit_distance("4829", ""), 4);
+    }
+
+    #[test]
+    fn auc_of_separated_and_tied_scores() {
+        assert_eq!(auc(&[0.9, 0.8], &[0.1, 0.2]), 1.0);
+        assert_eq!(auc(&[0.5], &[0.5]), 0.5);
+    }
+}
