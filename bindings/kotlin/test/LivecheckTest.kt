@@ -19,6 +19,7 @@ import cn.livecheck.SessionOptions
 import cn.livecheck.seedFromNonce
 import cn.livecheck.selfTestPanic
 import cn.livecheck.core.ActionKind
+import cn.livecheck.core.Language
 import cn.livecheck.core.PixelFormat
 import cn.livecheck.core.Prompt
 import cn.livecheck.core.Reason
@@ -71,6 +72,14 @@ private fun heldUpPhoto(file: File, pixFmt: String, bytesPerFrame: Int): ByteBuf
     val bytes = ffmpeg.inputStream.readBytes()
     check(ffmpeg.waitFor() == 0 && bytes.size == bytesPerFrame) { "ffmpeg failed on $file" }
     return bytes.direct()
+}
+
+/** What ffmpeg writes to stdout for `file` with the output options `args`. */
+private fun ffmpeg(file: File, vararg args: String): ByteArray {
+    val p = ProcessBuilder(listOf("ffmpeg", "-v", "error", "-i", file.path) + args + "-").start()
+    val bytes = p.inputStream.readBytes()
+    check(p.waitFor() == 0 && bytes.isNotEmpty()) { "ffmpeg failed on $file" }
+    return bytes
 }
 
 /** The bytes in a direct ByteBuffer, positioned at 0. */
@@ -184,6 +193,46 @@ fun main() {
         val a = engine.newSession(SessionOptions(seed = seed)).challenge()
         val b = engine.newSession(SessionOptions(seed = seed)).challenge()
         check(a == b && a.toSet() == setOf(ActionKind.BLINK, ActionKind.NOD)) { "$a $b" }
+    }
+
+    test("digits: a real reader passes with camera and microphone on two threads") {
+        // GRID 'lay blue at x four now', cropped so that the face sits in the oval.
+        val clip = File(data, "grid_lipnet/orig/lbax4n.mpg")
+        val (cw, ch) = 220 to 240
+        val video = ffmpeg(clip, "-vf", "crop=$cw:$ch:77:48", "-f", "rawvideo", "-pix_fmt", "rgb24")
+        val pcm = ffmpeg(clip, "-vn", "-ac", "1", "-ar", "16000", "-f", "s16le")
+        val samples = java.nio.ByteBuffer.wrap(pcm).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+            .asShortBuffer().let { b -> ShortArray(b.remaining()).also { b.get(it) } }
+        val s = engine.newSession(SessionOptions(digitsLanguage = Language.ENGLISH, expectedDigits = "4"))
+        check(s.digits() == "4" && s.challenge().isEmpty()) { "challenge ${s.digits()}" }
+        val errors = java.util.Collections.synchronizedList(mutableListOf<Throwable>())
+        val mic = thread {
+            try {
+                for (start in samples.indices step 320) {
+                    val chunk = samples.copyOfRange(start, minOf(start + 320, samples.size))
+                    s.pushAudioI16(chunk.toList(), 16000u, start / 16L)
+                }
+            } catch (e: Throwable) {
+                errors.add(e)
+            }
+        }
+        val camera = thread {
+            try {
+                val n = cw * ch * 3
+                for (i in 0 until video.size / n) {
+                    val frame = video.copyOfRange(i * n, (i + 1) * n).direct()
+                    s.pushFrame(frame, cw.toUInt(), ch.toUInt(), 0u, PixelFormat.RGB8, 0u, false, i * 40L)
+                }
+            } catch (e: Throwable) {
+                errors.add(e)
+            }
+        }
+        mic.join()
+        camera.join()
+        check(errors.isEmpty()) { "errors $errors" }
+        val v = s.finish()
+        val r = v.reading ?: throw AssertionError("no reading: $v")
+        check(v.passed && r.recognised == "4" && r.sync.inSync) { "verdict $v" }
     }
 
     if (failures > 0) {

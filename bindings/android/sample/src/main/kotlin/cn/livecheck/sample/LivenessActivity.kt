@@ -20,6 +20,7 @@ import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import cn.livecheck.LivenessEngine
 import cn.livecheck.SessionOptions
+import cn.livecheck.core.Language
 import cn.livecheck.seedFromNonce
 import java.nio.ByteBuffer
 import java.util.concurrent.Executors
@@ -35,7 +36,7 @@ class LivenessActivity : AppCompatActivity() {
         prompt = TextView(this).apply { textSize = 28f }
         setContentView(FrameLayout(this).apply { addView(preview); addView(prompt) })
         if (checkSelfPermission(Manifest.permission.CAMERA) != PackageManager.PERMISSION_GRANTED) {
-            requestPermissions(arrayOf(Manifest.permission.CAMERA), 1)
+            requestPermissions(arrayOf(Manifest.permission.CAMERA, Manifest.permission.RECORD_AUDIO), 1)
         } else {
             start()
         }
@@ -46,21 +47,31 @@ class LivenessActivity : AppCompatActivity() {
         if (results.firstOrNull() == PackageManager.PERMISSION_GRANTED) start()
     }
 
-    private fun asset(name: String): ByteBuffer {
-        val bytes = assets.open("models/$name").use { it.readBytes() }
-        return direct(bytes)
-    }
+    private fun assetBytes(name: String): ByteArray = assets.open("models/$name").use { it.readBytes() }
+
+    private fun asset(name: String): ByteBuffer = direct(assetBytes(name))
 
     /** A direct copy positioned at 0 (uniffi's zero-copy `&[u8]` takes direct buffers). */
     private fun direct(bytes: ByteArray): ByteBuffer =
         ByteBuffer.allocateDirect(bytes.size).apply { put(bytes); flip() }
 
     private fun start() = analysisExecutor.execute {
-        val engine = Engine.get { asset(it) }
+        val engine = Engine.get(::asset, ::assetBytes)
         // The seed comes from the server's nonce, so the server knows which actions were asked.
         val nonce = intent.getByteArrayExtra("nonce") ?: ByteArray(16)
         val seed = seedFromNonce(direct(nonce))
-        val session = engine.newSession(SessionOptions(seed = seed))
+        // intent extra "mode" = "digits": the digit-reading challenge (读数认证) instead of actions.
+        val digits = intent.getStringExtra("mode") == "digits"
+        val session = engine.newSession(
+            SessionOptions(seed = seed, digitsLanguage = if (digits) Language.MANDARIN else null),
+        )
+        if (digits) {
+            val mic = DigitsMicrophone(session) { e -> runOnUiThread { prompt.text = e.message } }
+            if (checkSelfPermission(Manifest.permission.RECORD_AUDIO) == PackageManager.PERMISSION_GRANTED) {
+                mic.start() // stop it when the verdict arrives
+            }
+            runOnUiThread { title = "请读出: ${session.digits()}" }
+        }
         val analyzer = LivenessAnalyzer(
             session,
             onFeedback = { fb -> runOnUiThread { prompt.text = fb.promptZh } },
@@ -107,13 +118,14 @@ class LivenessActivity : AppCompatActivity() {
         @Volatile
         private var engine: LivenessEngine? = null
 
-        fun get(asset: (String) -> ByteBuffer): LivenessEngine =
+        fun get(asset: (String) -> ByteBuffer, bytes: (String) -> ByteArray): LivenessEngine =
             engine ?: synchronized(this) {
                 engine ?: LivenessEngine.fromBytes(
                     asset("face_detection_short_range.onnx"),
                     asset("face_landmark.onnx"),
                     asset("iris_landmark.onnx"),
-                    null, // the VAD: only the digits mode needs it
+                    bytes("silero_vad_16k.onnx"), // the VAD and the digit model: digits challenge
+                    bytes("digits.onnx"),
                 ).also { engine = it }
             }
     }

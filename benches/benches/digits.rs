@@ -1,0 +1,87 @@
+//! The audio side of the digits challenge on a real 3 s GRID clip, single thread: what
+//! `Session::finish` does in a digits session once the frames are in.
+//!
+//! `cargo bench -p livecheck-benches --bench digits` (needs `cargo xtask models` and
+//! `../shared/data`). Groups (`digits/*`):
+//! - `vad`: Silero VAD over the 3 s (94 chunks of 32 ms);
+//! - `recognise`: the digit model on the speech (one 6 s window) + greedy CTC decoding;
+//! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
+//! - `check`: all three, as the session runs them.
+
+use std::path::{Path, PathBuf};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use livecheck::audio::digits::recognise;
+use livecheck::audio::vad::{Vad, VadConfig};
+use livecheck::sync::{check_sync, SyncConfig};
+use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn bench(c: &mut Criterion) {
+    let data = root().join("../shared/data/grid_lipnet");
+    if !data.exists() {
+        eprintln!(
+            "SKIPPED: {} not found (the project's ../shared/data)",
+            data.display()
+        );
+        return;
+    }
+    let engine = Engine::load(&ModelSet::from_dir(root().join("models")).expect("models"))
+        .expect("models load");
+    let (vad, model) = (
+        engine.vad().expect("VAD"),
+        engine.digits().expect("digit model"),
+    );
+    let audio = livecheck::audio::wav::read_path(data.join("wav16k/lbax4n.wav"))
+        .expect("GRID WAV")
+        .to_16k()
+        .samples;
+    let mut analyzer = engine.analyzer(Default::default());
+    let mut mouth = Vec::new();
+    for f in livecheck_media::read_all(&data.join("h264/lbax4n.mp4")).expect("GRID clip") {
+        let view = FrameRef::packed(&f.data, f.width, f.height, PixelFormat::Rgb8).unwrap();
+        if let Some(face) = analyzer.push_frame(&view, f.t_ms).unwrap().analysis.face {
+            mouth.push((f.t_ms, face.mouth_open));
+        }
+    }
+    let speech = Vad::new(vad, VadConfig::default())
+        .unwrap()
+        .detect(&audio)
+        .unwrap();
+    let sync = SyncConfig::default();
+
+    let mut g = c.benchmark_group("digits");
+    g.sample_size(30);
+    g.bench_function("vad", |b| {
+        b.iter(|| {
+            Vad::new(vad, VadConfig::default())
+                .unwrap()
+                .detect(&audio)
+                .unwrap()
+        })
+    });
+    g.bench_function("recognise", |b| {
+        b.iter(|| recognise(model, &audio, Some(&speech)).unwrap())
+    });
+    g.bench_function("sync", |b| {
+        b.iter(|| check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap())
+    });
+    g.bench_function("check", |b| {
+        b.iter(|| {
+            let speech = Vad::new(vad, VadConfig::default())
+                .unwrap()
+                .detect(&audio)
+                .unwrap();
+            let heard = recognise(model, &audio, Some(&speech)).unwrap();
+            let s = check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap();
+            (heard, s)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
