@@ -465,6 +465,22 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterUInt8: FfiConverterPrimitive {
+    typealias FfiType = UInt8
+    typealias SwiftType = UInt8
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> UInt8 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: UInt8, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -954,6 +970,95 @@ public func FfiConverterTypeBestFrame_lower(_ value: BestFrame) -> RustBuffer {
 
 
 /**
+ * One recognised digit.
+ */
+public struct DigitSegment: Equatable, Hashable {
+    /**
+     * The digit, 0..=9.
+     */
+    public var digit: UInt8
+    /**
+     * Start of its first step, ms from the start of the audio.
+     */
+    public var startMs: Int64
+    /**
+     * End of its last step, ms.
+     */
+    public var endMs: Int64
+    /**
+     * Highest posterior of the digit over its steps, 0..1.
+     */
+    public var confidence: Float
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The digit, 0..=9.
+         */digit: UInt8, 
+        /**
+         * Start of its first step, ms from the start of the audio.
+         */startMs: Int64, 
+        /**
+         * End of its last step, ms.
+         */endMs: Int64, 
+        /**
+         * Highest posterior of the digit over its steps, 0..1.
+         */confidence: Float) {
+        self.digit = digit
+        self.startMs = startMs
+        self.endMs = endMs
+        self.confidence = confidence
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DigitSegment: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDigitSegment: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DigitSegment {
+        return
+            try DigitSegment(
+                digit: FfiConverterUInt8.read(from: &buf), 
+                startMs: FfiConverterInt64.read(from: &buf), 
+                endMs: FfiConverterInt64.read(from: &buf), 
+                confidence: FfiConverterFloat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DigitSegment, into buf: inout [UInt8]) {
+        FfiConverterUInt8.write(value.digit, into: &buf)
+        FfiConverterInt64.write(value.startMs, into: &buf)
+        FfiConverterInt64.write(value.endMs, into: &buf)
+        FfiConverterFloat.write(value.confidence, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDigitSegment_lift(_ buf: RustBuffer) throws -> DigitSegment {
+    return try FfiConverterTypeDigitSegment.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDigitSegment_lower(_ value: DigitSegment) -> RustBuffer {
+    return FfiConverterTypeDigitSegment.lower(value)
+}
+
+
+/**
  * One detected action.
  */
 public struct Event: Equatable, Hashable {
@@ -1138,6 +1243,137 @@ public func FfiConverterTypeOvalFit_lift(_ buf: RustBuffer) throws -> OvalFit {
 #endif
 public func FfiConverterTypeOvalFit_lower(_ value: OvalFit) -> RustBuffer {
     return FfiConverterTypeOvalFit.lower(value)
+}
+
+
+/**
+ * What the digits check found (part of the verdict).
+ */
+public struct Reading: Equatable, Hashable {
+    /**
+     * The digits asked for.
+     */
+    public var challenge: String
+    /**
+     * The digits heard ("" when none).
+     */
+    public var recognised: String
+    /**
+     * The language of the prompt.
+     */
+    public var language: Language
+    /**
+     * Each digit heard, times on the caller's clock.
+     */
+    public var digits: [DigitSegment]
+    /**
+     * Speech heard after the digits were shown, on the caller's clock.
+     */
+    public var speech: [SpeechSegment]
+    /**
+     * Spread of the mouth opening over the frames inside speech (see
+     * [`DigitsConfig::min_mouth_motion`]).
+     */
+    public var mouthMotion: Float
+    /**
+     * Share of the frames inside speech that showed the face.
+     */
+    public var faceCoverage: Float
+    /**
+     * Lip/audio synchrony.
+     */
+    public var sync: SyncResult
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * The digits asked for.
+         */challenge: String, 
+        /**
+         * The digits heard ("" when none).
+         */recognised: String, 
+        /**
+         * The language of the prompt.
+         */language: Language, 
+        /**
+         * Each digit heard, times on the caller's clock.
+         */digits: [DigitSegment], 
+        /**
+         * Speech heard after the digits were shown, on the caller's clock.
+         */speech: [SpeechSegment], 
+        /**
+         * Spread of the mouth opening over the frames inside speech (see
+         * [`DigitsConfig::min_mouth_motion`]).
+         */mouthMotion: Float, 
+        /**
+         * Share of the frames inside speech that showed the face.
+         */faceCoverage: Float, 
+        /**
+         * Lip/audio synchrony.
+         */sync: SyncResult) {
+        self.challenge = challenge
+        self.recognised = recognised
+        self.language = language
+        self.digits = digits
+        self.speech = speech
+        self.mouthMotion = mouthMotion
+        self.faceCoverage = faceCoverage
+        self.sync = sync
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Reading: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeReading: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Reading {
+        return
+            try Reading(
+                challenge: FfiConverterString.read(from: &buf), 
+                recognised: FfiConverterString.read(from: &buf), 
+                language: FfiConverterTypeLanguage.read(from: &buf), 
+                digits: FfiConverterSequenceTypeDigitSegment.read(from: &buf), 
+                speech: FfiConverterSequenceTypeSpeechSegment.read(from: &buf), 
+                mouthMotion: FfiConverterFloat.read(from: &buf), 
+                faceCoverage: FfiConverterFloat.read(from: &buf), 
+                sync: FfiConverterTypeSyncResult.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Reading, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.challenge, into: &buf)
+        FfiConverterString.write(value.recognised, into: &buf)
+        FfiConverterTypeLanguage.write(value.language, into: &buf)
+        FfiConverterSequenceTypeDigitSegment.write(value.digits, into: &buf)
+        FfiConverterSequenceTypeSpeechSegment.write(value.speech, into: &buf)
+        FfiConverterFloat.write(value.mouthMotion, into: &buf)
+        FfiConverterFloat.write(value.faceCoverage, into: &buf)
+        FfiConverterTypeSyncResult.write(value.sync, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReading_lift(_ buf: RustBuffer) throws -> Reading {
+    return try FfiConverterTypeReading.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeReading_lower(_ value: Reading) -> RustBuffer {
+    return FfiConverterTypeReading.lower(value)
 }
 
 
@@ -1639,6 +1875,93 @@ public func FfiConverterTypeActionKind_lower(_ value: ActionKind) -> RustBuffer 
 
 
 /**
+ * The language the digits are read in. The recogniser is bilingual (零 and "zero" are one
+ * class), so the language does not change recognition: it is recorded in the verdict and
+ * tells the host which prompt text and voice to use.
+ */
+
+public enum Language: Equatable, Hashable {
+    
+    /**
+     * Mandarin (普通话): 零/〇 一/幺 二/两 三 … 九.
+     */
+    case mandarin
+    /**
+     * English: zero/oh, one … nine.
+     */
+    case english
+    /**
+     * Either.
+     */
+    case auto
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Language: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeLanguage: FfiConverterRustBuffer {
+    typealias SwiftType = Language
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Language {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .mandarin
+        
+        case 2: return .english
+        
+        case 3: return .auto
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Language, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .mandarin:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .english:
+            writeInt(&buf, Int32(2))
+        
+        
+        case .auto:
+            writeInt(&buf, Int32(3))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLanguage_lift(_ buf: RustBuffer) throws -> Language {
+    return try FfiConverterTypeLanguage.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeLanguage_lower(_ value: Language) -> RustBuffer {
+    return FfiConverterTypeLanguage.lower(value)
+}
+
+
+
+/**
  * Memory layout of a frame's pixels.
  */
 
@@ -2001,6 +2324,26 @@ public enum Reason: Equatable, Hashable {
      * The attempt ended (finish was called) before every challenge was done.
      */
     case incomplete
+    /**
+     * Digits challenge: no speech was heard after the digits were shown.
+     */
+    case noSpeech
+    /**
+     * Digits challenge: the digits heard are not the digits shown.
+     */
+    case wrongDigits
+    /**
+     * Digits challenge: a voice spoke but the lips did not move.
+     */
+    case noLipMotion
+    /**
+     * Digits challenge: the lips moved out of step with the voice (dubbed or replayed audio).
+     */
+    case outOfSync
+    /**
+     * Digits challenge: the face was out of view for too much of the speech.
+     */
+    case faceLost
 
 
 
@@ -2030,6 +2373,16 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         
         case 4: return .incomplete
         
+        case 5: return .noSpeech
+        
+        case 6: return .wrongDigits
+        
+        case 7: return .noLipMotion
+        
+        case 8: return .outOfSync
+        
+        case 9: return .faceLost
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -2052,6 +2405,26 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         
         case .incomplete:
             writeInt(&buf, Int32(4))
+        
+        
+        case .noSpeech:
+            writeInt(&buf, Int32(5))
+        
+        
+        case .wrongDigits:
+            writeInt(&buf, Int32(6))
+        
+        
+        case .noLipMotion:
+            writeInt(&buf, Int32(7))
+        
+        
+        case .outOfSync:
+            writeInt(&buf, Int32(8))
+        
+        
+        case .faceLost:
+            writeInt(&buf, Int32(9))
         
         }
     }
@@ -2213,6 +2586,56 @@ fileprivate struct FfiConverterOptionTypeEvent: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeEvent.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeDigitSegment: FfiConverterRustBuffer {
+    typealias SwiftType = [DigitSegment]
+
+    public static func write(_ value: [DigitSegment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeDigitSegment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [DigitSegment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [DigitSegment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeDigitSegment.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceTypeSpeechSegment: FfiConverterRustBuffer {
+    typealias SwiftType = [SpeechSegment]
+
+    public static func write(_ value: [SpeechSegment], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterTypeSpeechSegment.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [SpeechSegment] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [SpeechSegment]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterTypeSpeechSegment.read(from: &buf))
+        }
+        return seq
     }
 }
 

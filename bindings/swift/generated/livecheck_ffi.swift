@@ -465,6 +465,22 @@ fileprivate final class UniffiHandleMap<T>: @unchecked Sendable {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterInt16: FfiConverterPrimitive {
+    typealias FfiType = Int16
+    typealias SwiftType = Int16
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Int16 {
+        return try lift(readInt(&buf))
+    }
+
+    public static func write(_ value: Int16, into buf: inout [UInt8]) {
+        writeInt(&buf, lower(value))
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterUInt32: FfiConverterPrimitive {
     typealias FfiType = UInt32
     typealias SwiftType = UInt32
@@ -687,9 +703,9 @@ open class LivenessEngine: LivenessEngineProtocol, @unchecked Sendable {
     /**
      * Loads the models from their ONNX bytes (hosts that ship models as app assets): the
      * BlazeFace short-range detector, the face mesh, the iris model and optionally the
-     * Silero VAD.
+     * Silero VAD and the digit model (both needed by the digits challenge).
      */
-public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?)throws  -> LivenessEngine  {
+public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?, digits: Data?)throws  -> LivenessEngine  {
     return try  FfiConverterTypeLivenessEngine_lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
         uniffiCallStatus in
         FfiConverterByRefBytes.lower(detector) { detectorFb in
@@ -699,7 +715,8 @@ public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?)
         detectorFb,
         meshFb,
         irisFb,
-        FfiConverterOptionData.lower(vad),uniffiCallStatus
+        FfiConverterOptionData.lower(vad),
+        FfiConverterOptionData.lower(digits),uniffiCallStatus
     )
         }
         }
@@ -793,9 +810,15 @@ public func FfiConverterTypeLivenessEngine_lower(_ value: LivenessEngine) -> UIn
 public protocol LivenessSessionProtocol: AnyObject, Sendable {
     
     /**
-     * The actions to ask for, in order (show them one at a time as the phase advances).
+     * The actions to ask for, in order (show them one at a time as the phase advances);
+     * empty in the digits challenge.
      */
     func challenge() throws  -> [ActionKind]
+    
+    /**
+     * The digits to show and have read aloud (digits challenge only).
+     */
+    func digits() throws  -> String?
     
     /**
      * Ends the attempt and returns the verdict; challenges not yet done count as failed. A
@@ -812,6 +835,19 @@ public protocol LivenessSessionProtocol: AnyObject, Sendable {
      * The current phase (`Done` once the attempt is over or finished).
      */
     func phase() throws  -> Phase
+    
+    /**
+     * Takes microphone audio (digits challenge; the action challenge ignores it): mono
+     * samples in [-1, 1] at `sample_rate` Hz (any rate 4–384 kHz, resampled inside), the
+     * first one captured at `timestamp_ms` on the frames' clock. Chunks must follow each
+     * other in time; small gaps are filled with silence. Call from the audio thread.
+     */
+    func pushAudio(pcm: [Float], sampleRate: UInt32, timestampMs: Int64) throws 
+    
+    /**
+     * As `push_audio`, for 16-bit PCM (Android `AudioRecord` `ENCODING_PCM_16BIT`).
+     */
+    func pushAudioI16(pcm: [Int16], sampleRate: UInt32, timestampMs: Int64) throws 
     
     /**
      * Processes one camera frame, read in place (no copy is made of `bytes`).
@@ -888,12 +924,25 @@ open class LivenessSession: LivenessSessionProtocol, @unchecked Sendable {
 
     
     /**
-     * The actions to ask for, in order (show them one at a time as the phase advances).
+     * The actions to ask for, in order (show them one at a time as the phase advances);
+     * empty in the digits challenge.
      */
 open func challenge()throws  -> [ActionKind]  {
     return try  FfiConverterSequenceTypeActionKind.lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
         uniffiCallStatus in
     uniffi_livecheck_ffi_fn_method_livenesssession_challenge(
+            self.uniffiCloneHandle(),uniffiCallStatus
+    )
+})
+}
+    
+    /**
+     * The digits to show and have read aloud (digits challenge only).
+     */
+open func digits()throws  -> String?  {
+    return try  FfiConverterOptionString.lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
+        uniffiCallStatus in
+    uniffi_livecheck_ffi_fn_method_livenesssession_digits(
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
@@ -934,6 +983,37 @@ open func phase()throws  -> Phase  {
             self.uniffiCloneHandle(),uniffiCallStatus
     )
 })
+}
+    
+    /**
+     * Takes microphone audio (digits challenge; the action challenge ignores it): mono
+     * samples in [-1, 1] at `sample_rate` Hz (any rate 4–384 kHz, resampled inside), the
+     * first one captured at `timestamp_ms` on the frames' clock. Chunks must follow each
+     * other in time; small gaps are filled with silence. Call from the audio thread.
+     */
+open func pushAudio(pcm: [Float], sampleRate: UInt32, timestampMs: Int64)throws   {try rustCallWithError(FfiConverterTypeLivenessError_lift) {
+        uniffiCallStatus in
+    uniffi_livecheck_ffi_fn_method_livenesssession_push_audio(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceFloat.lower(pcm),
+        FfiConverterUInt32.lower(sampleRate),
+        FfiConverterInt64.lower(timestampMs),uniffiCallStatus
+    )
+}
+}
+    
+    /**
+     * As `push_audio`, for 16-bit PCM (Android `AudioRecord` `ENCODING_PCM_16BIT`).
+     */
+open func pushAudioI16(pcm: [Int16], sampleRate: UInt32, timestampMs: Int64)throws   {try rustCallWithError(FfiConverterTypeLivenessError_lift) {
+        uniffiCallStatus in
+    uniffi_livecheck_ffi_fn_method_livenesssession_push_audio_i16(
+            self.uniffiCloneHandle(),
+        FfiConverterSequenceInt16.lower(pcm),
+        FfiConverterUInt32.lower(sampleRate),
+        FfiConverterInt64.lower(timestampMs),uniffiCallStatus
+    )
+}
 }
     
     /**
@@ -1182,6 +1262,15 @@ public struct SessionOptions: Equatable, Hashable {
      * Time allowed for each action, ms. None: the default (10 s).
      */
     public var actionTimeoutMs: Int64?
+    /**
+     * Set to run the digits challenge (读数认证) in this language instead of actions: four
+     * digits drawn from `seed`, read aloud while the host pushes microphone audio.
+     */
+    public var digitsLanguage: Language?
+    /**
+     * Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
+     */
+    public var expectedDigits: String?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1195,10 +1284,19 @@ public struct SessionOptions: Equatable, Hashable {
          */seed: UInt64 = UInt64(0), 
         /**
          * Time allowed for each action, ms. None: the default (10 s).
-         */actionTimeoutMs: Int64? = nil) {
+         */actionTimeoutMs: Int64? = nil, 
+        /**
+         * Set to run the digits challenge (读数认证) in this language instead of actions: four
+         * digits drawn from `seed`, read aloud while the host pushes microphone audio.
+         */digitsLanguage: Language? = nil, 
+        /**
+         * Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
+         */expectedDigits: String? = nil) {
         self.actions = actions
         self.seed = seed
         self.actionTimeoutMs = actionTimeoutMs
+        self.digitsLanguage = digitsLanguage
+        self.expectedDigits = expectedDigits
     }
 
     
@@ -1219,7 +1317,9 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
             try SessionOptions(
                 actions: FfiConverterSequenceTypeActionKind.read(from: &buf), 
                 seed: FfiConverterUInt64.read(from: &buf), 
-                actionTimeoutMs: FfiConverterOptionInt64.read(from: &buf)
+                actionTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
+                digitsLanguage: FfiConverterOptionTypeLanguage.read(from: &buf), 
+                expectedDigits: FfiConverterOptionString.read(from: &buf)
         )
     }
 
@@ -1227,6 +1327,8 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
         FfiConverterSequenceTypeActionKind.write(value.actions, into: &buf)
         FfiConverterUInt64.write(value.seed, into: &buf)
         FfiConverterOptionInt64.write(value.actionTimeoutMs, into: &buf)
+        FfiConverterOptionTypeLanguage.write(value.digitsLanguage, into: &buf)
+        FfiConverterOptionString.write(value.expectedDigits, into: &buf)
     }
 }
 
@@ -1263,9 +1365,13 @@ public struct Verdict: Equatable, Hashable {
      */
     public var reasonCodes: [String]
     /**
-     * Per requested action, in the order asked.
+     * Per requested action, in the order asked (empty in the digits challenge).
      */
     public var actions: [ActionResult]
+    /**
+     * The digits challenge's findings: digits heard, speech, mouth motion, lip/audio sync.
+     */
+    public var reading: Reading?
     /**
      * Frames pushed.
      */
@@ -1292,8 +1398,11 @@ public struct Verdict: Equatable, Hashable {
          * Stable codes of `reasons` (`action_timeout`, `face_changed`, …), for servers and logs.
          */reasonCodes: [String], 
         /**
-         * Per requested action, in the order asked.
+         * Per requested action, in the order asked (empty in the digits challenge).
          */actions: [ActionResult], 
+        /**
+         * The digits challenge's findings: digits heard, speech, mouth motion, lip/audio sync.
+         */reading: Reading?, 
         /**
          * Frames pushed.
          */frames: UInt64, 
@@ -1307,6 +1416,7 @@ public struct Verdict: Equatable, Hashable {
         self.reasons = reasons
         self.reasonCodes = reasonCodes
         self.actions = actions
+        self.reading = reading
         self.frames = frames
         self.durationMs = durationMs
         self.bestFrame = bestFrame
@@ -1332,6 +1442,7 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
                 reasons: FfiConverterSequenceTypeReason.read(from: &buf), 
                 reasonCodes: FfiConverterSequenceString.read(from: &buf), 
                 actions: FfiConverterSequenceTypeActionResult.read(from: &buf), 
+                reading: FfiConverterOptionTypeReading.read(from: &buf), 
                 frames: FfiConverterUInt64.read(from: &buf), 
                 durationMs: FfiConverterInt64.read(from: &buf), 
                 bestFrame: FfiConverterOptionTypeBestFrame.read(from: &buf)
@@ -1343,6 +1454,7 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
         FfiConverterSequenceTypeReason.write(value.reasons, into: &buf)
         FfiConverterSequenceString.write(value.reasonCodes, into: &buf)
         FfiConverterSequenceTypeActionResult.write(value.actions, into: &buf)
+        FfiConverterOptionTypeReading.write(value.reading, into: &buf)
         FfiConverterUInt64.write(value.frames, into: &buf)
         FfiConverterInt64.write(value.durationMs, into: &buf)
         FfiConverterOptionTypeBestFrame.write(value.bestFrame, into: &buf)
@@ -1560,6 +1672,10 @@ public enum Phase: Equatable, Hashable {
          */kind: ActionKind
     )
     /**
+     * Digits challenge: show the digits and record the user reading them aloud.
+     */
+    case digits
+    /**
      * Finished: call `finish()` for the verdict.
      */
     case done
@@ -1589,7 +1705,9 @@ public struct FfiConverterTypePhase: FfiConverterRustBuffer {
         case 2: return .action(index: try FfiConverterUInt32.read(from: &buf), kind: try FfiConverterTypeActionKind.read(from: &buf)
         )
         
-        case 3: return .done
+        case 3: return .digits
+        
+        case 4: return .done
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -1609,8 +1727,12 @@ public struct FfiConverterTypePhase: FfiConverterRustBuffer {
             FfiConverterTypeActionKind.write(kind, into: &buf)
             
         
-        case .done:
+        case .digits:
             writeInt(&buf, Int32(3))
+        
+        
+        case .done:
+            writeInt(&buf, Int32(4))
         
         }
     }
@@ -1651,6 +1773,30 @@ fileprivate struct FfiConverterOptionInt64: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterInt64.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionString: FfiConverterRustBuffer {
+    typealias SwiftType = String?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterString.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterString.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -1749,6 +1895,104 @@ fileprivate struct FfiConverterOptionTypeOvalFit: FfiConverterRustBuffer {
         case 1: return try FfiConverterTypeOvalFit.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeReading: FfiConverterRustBuffer {
+    typealias SwiftType = Reading?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeReading.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeReading.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeLanguage: FfiConverterRustBuffer {
+    typealias SwiftType = Language?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeLanguage.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeLanguage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceInt16: FfiConverterRustBuffer {
+    typealias SwiftType = [Int16]
+
+    public static func write(_ value: [Int16], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterInt16.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Int16] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Int16]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterInt16.read(from: &buf))
+        }
+        return seq
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterSequenceFloat: FfiConverterRustBuffer {
+    typealias SwiftType = [Float]
+
+    public static func write(_ value: [Float], into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        for item in value {
+            FfiConverterFloat.write(item, into: &buf)
+        }
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> [Float] {
+        let len: Int32 = try readInt(&buf)
+        var seq = [Float]()
+        seq.reserveCapacity(Int(len))
+        for _ in 0 ..< len {
+            seq.append(try FfiConverterFloat.read(from: &buf))
+        }
+        return seq
     }
 }
 
@@ -1915,7 +2159,10 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_method_livenessengine_new_session() != 27727) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_method_livenesssession_challenge() != 1200) {
+    if (uniffi_livecheck_ffi_checksum_method_livenesssession_challenge() != 16792) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_livecheck_ffi_checksum_method_livenesssession_digits() != 65466) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_finish() != 3766) {
@@ -1927,10 +2174,16 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_phase() != 49669) {
         return InitializationResult.apiChecksumMismatch
     }
+    if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_audio() != 53442) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_audio_i16() != 24101) {
+        return InitializationResult.apiChecksumMismatch
+    }
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_frame() != 27211) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 13755) {
+    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 2236) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_dir() != 23551) {

@@ -255,7 +255,7 @@ void uniffi_livecheck_ffi_fn_free_livenessengine(uint64_t handle, RustCallStatus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_BYTES
-uint64_t uniffi_livecheck_ffi_fn_constructor_livenessengine_from_bytes(ForeignBytes detector, ForeignBytes mesh, ForeignBytes iris, RustBuffer vad, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_livecheck_ffi_fn_constructor_livenessengine_from_bytes(ForeignBytes detector, ForeignBytes mesh, ForeignBytes iris, RustBuffer vad, RustBuffer digits, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_DIR
@@ -283,6 +283,11 @@ void uniffi_livecheck_ffi_fn_free_livenesssession(uint64_t handle, RustCallStatu
 RustBuffer uniffi_livecheck_ffi_fn_method_livenesssession_challenge(uint64_t ptr, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_DIGITS
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_DIGITS
+RustBuffer uniffi_livecheck_ffi_fn_method_livenesssession_digits(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_FINISH
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_FINISH
 RustBuffer uniffi_livecheck_ffi_fn_method_livenesssession_finish(uint64_t ptr, RustCallStatus *_Nonnull out_status
@@ -296,6 +301,16 @@ int8_t uniffi_livecheck_ffi_fn_method_livenesssession_is_finished(uint64_t ptr, 
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PHASE
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PHASE
 RustBuffer uniffi_livecheck_ffi_fn_method_livenesssession_phase(uint64_t ptr, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PUSH_AUDIO
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PUSH_AUDIO
+void uniffi_livecheck_ffi_fn_method_livenesssession_push_audio(uint64_t ptr, RustBuffer pcm, uint32_t sample_rate, int64_t timestamp_ms, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PUSH_AUDIO_I16
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PUSH_AUDIO_I16
+void uniffi_livecheck_ffi_fn_method_livenesssession_push_audio_i16(uint64_t ptr, RustBuffer pcm, uint32_t sample_rate, int64_t timestamp_ms, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_METHOD_LIVENESSSESSION_PUSH_FRAME
@@ -609,6 +624,12 @@ uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_challenge(void
     
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_DIGITS
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_DIGITS
+uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_digits(void
+    
+);
+#endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_FINISH
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_FINISH
 uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_finish(void
@@ -624,6 +645,18 @@ uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_is_finished(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PHASE
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PHASE
 uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_phase(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_AUDIO
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_AUDIO
+uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_push_audio(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_AUDIO_I16
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_METHOD_LIVENESSSESSION_PUSH_AUDIO_I16
+uint16_t uniffi_livecheck_ffi_checksum_method_livenesssession_push_audio_i16(void
     
 );
 #endif
