@@ -14,11 +14,11 @@
 
 use std::path::{Path, PathBuf};
 
-use livecheck::audio::digits::{self, DigitModel};
+use livecheck::audio::digits::{self, DigitModel, Recognition};
 use livecheck::audio::vad::{Vad, VadConfig, VadModel};
 use livecheck::audio::{wav, SpeechSegment};
 use livecheck::sync::{check_sync, SyncConfig, SyncResult};
-use livecheck::{challenge, Engine};
+use livecheck::{challenge, DigitsConfig, Engine, Language};
 use serde_json::{json, Value};
 
 use crate::media::{engine, measure};
@@ -67,13 +67,39 @@ struct Recogniser {
 }
 
 impl Recogniser {
-    fn hear(&self, samples: &[f32]) -> Result<(String, Vec<SpeechSegment>), String> {
+    fn hear(&self, samples: &[f32]) -> Result<Recognition, String> {
         let speech = Vad::new(&self.vad, VadConfig::default())
             .and_then(|mut v| v.detect(samples))
             .map_err(|e| e.to_string())?;
-        let r =
-            digits::recognise(&self.model, samples, Some(&speech)).map_err(|e| e.to_string())?;
-        Ok((r.digits, speech))
+        digits::recognise(&self.model, samples, Some(&speech)).map_err(|e| e.to_string())
+    }
+}
+
+/// One read challenge: what was asked, what was heard, and how well the audio supports the
+/// challenge, the challenge with one digit changed, and an unrelated challenge.
+struct Trial {
+    want: String,
+    heard: String,
+    genuine: f32,
+    one_off: f32,
+    unrelated: f32,
+}
+
+impl Trial {
+    fn new(want: String, r: &Recognition, rng: &mut Rng, seed: u64) -> Result<Trial, String> {
+        let mut one_off: Vec<u8> = want.bytes().collect();
+        let i = rng.below(one_off.len());
+        one_off[i] = b'0' + ((one_off[i] - b'0') as usize + 1 + rng.below(9)) as u8 % 10;
+        let one_off = String::from_utf8(one_off).map_err(|e| e.to_string())?;
+        let unrelated =
+            challenge::plan_digits(want.len().max(2), seed ^ 0x5eed).map_err(|e| e.to_string())?;
+        Ok(Trial {
+            genuine: r.support(&want),
+            one_off: r.support(&one_off),
+            unrelated: r.support(&unrelated),
+            heard: r.digits.clone(),
+            want,
+        })
     }
 }
 
@@ -101,21 +127,48 @@ fn splice(takes: &[&Vec<f32>], rng: &mut Rng) -> Vec<f32> {
     out
 }
 
-/// Sequence accuracy and digit error rate (edit distance over the challenge length).
-fn score(pairs: &[(String, String)]) -> Value {
-    let exact = pairs.iter().filter(|(want, got)| want == got).count();
-    let errors: usize = pairs.iter().map(|(w, g)| edit_distance(w, g)).sum();
-    let digits: usize = pairs.iter().map(|(w, _)| w.len()).sum();
-    let misses: Vec<_> = pairs
+/// Sequence accuracy, digit error rate (edit distance over the challenge length), and the
+/// challenge check's accept rates at the default support threshold and a sweep of others:
+/// genuine readings accepted, readings of a one-digit-different or unrelated challenge
+/// accepted (false accepts).
+fn score(trials: &[Trial]) -> Value {
+    let n = trials.len().max(1) as f64;
+    let exact = trials.iter().filter(|t| t.want == t.heard).count();
+    let errors: usize = trials
         .iter()
-        .filter(|(w, g)| w != g)
+        .map(|t| edit_distance(&t.want, &t.heard))
+        .sum();
+    let digits: usize = trials.iter().map(|t| t.want.len()).sum();
+    let misses: Vec<_> = trials
+        .iter()
+        .filter(|t| t.want != t.heard)
         .take(5)
-        .map(|(w, g)| json!([w, g]))
+        .map(|t| json!([t.want, t.heard]))
         .collect();
+    let rate = |f: &dyn Fn(&Trial) -> f32, tau: f32| {
+        trials.iter().filter(|t| f(t) >= tau).count() as f64 / n
+    };
+    let sweep: Vec<_> = [0.0f32, -1.0, -2.0, -3.0, -5.0]
+        .iter()
+        .map(|&tau| {
+            json!({
+                "min_support": tau,
+                "genuine_accepted": rate(&|t| t.genuine, tau),
+                "one_digit_off_accepted": rate(&|t| t.one_off, tau),
+                "unrelated_accepted": rate(&|t| t.unrelated, tau),
+            })
+        })
+        .collect();
+    let tau = DigitsConfig::new(Language::Auto).min_support;
     json!({
-        "n": pairs.len(),
-        "seq_acc": exact as f64 / pairs.len().max(1) as f64,
+        "n": trials.len(),
+        "seq_acc": exact as f64 / n,
         "digit_error_rate": errors as f64 / digits.max(1) as f64,
+        "accepted": rate(&|t| t.genuine, tau),
+        "one_digit_off_accepted": rate(&|t| t.one_off, tau),
+        "unrelated_accepted": rate(&|t| t.unrelated, tau),
+        "min_support": tau,
+        "support_sweep": sweep,
         "examples_wrong": misses,
     })
 }
@@ -151,7 +204,7 @@ fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, S
             }
         }
         let mut rng = Rng(1000 + k as u64);
-        let mut pairs = Vec::new();
+        let mut trials = Vec::new();
         for s in 0..SEQUENCES {
             let want = challenge::plan_digits(4, 7_000 + s).map_err(|e| e.to_string())?;
             let chosen: Vec<&Vec<f32>> = want
@@ -161,10 +214,10 @@ fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, S
                     &list[rng.below(list.len())]
                 })
                 .collect();
-            let (got, _) = rec.hear(&splice(&chosen, &mut rng))?;
-            pairs.push((want, got));
+            let r = rec.hear(&splice(&chosen, &mut rng))?;
+            trials.push(Trial::new(want, &r, &mut rng, s)?);
         }
-        let mut v = score(&pairs);
+        let mut v = score(&trials);
         v["seen_in_training"] = json!(heldout != Some(speaker));
         out.insert(speaker.to_string(), v);
     }
@@ -183,7 +236,7 @@ fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
     }
     let liang = read_16k(&dir.join("yuetan_2_liang3.wav"))?;
     let mut rng = Rng(77);
-    let mut pairs = Vec::new();
+    let mut trials = Vec::new();
     for s in 0..SEQUENCES {
         let want = challenge::plan_digits(4, 9_000 + s).map_err(|e| e.to_string())?;
         let chosen: Vec<&Vec<f32>> = want
@@ -193,10 +246,10 @@ fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
                 d => &takes[d as usize],
             })
             .collect();
-        let (got, _) = rec.hear(&splice(&chosen, &mut rng))?;
-        pairs.push((want, got));
+        let r = rec.hear(&splice(&chosen, &mut rng))?;
+        trials.push(Trial::new(want, &r, &mut rng, s)?);
     }
-    let mut v = score(&pairs);
+    let mut v = score(&trials);
     v["seen_in_training"] = json!(true);
     Ok(v)
 }
@@ -205,9 +258,11 @@ fn grid(rec: &Recogniser, data: &Path) -> Result<Value, String> {
     let mut rows = Vec::new();
     let (mut exact, mut found, mut extra) = (0, 0, 0usize);
     for (name, digit) in GRID {
-        let (got, _) = rec.hear(&read_16k(
-            &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
-        )?)?;
+        let got = rec
+            .hear(&read_16k(
+                &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
+            )?)?
+            .digits;
         exact += usize::from(got == digit);
         found += usize::from(got.contains(digit));
         extra += got.len() - usize::from(got.contains(digit));
@@ -307,6 +362,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         model,
     };
     let heldout = opts.heldout.as_deref();
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mut table = vec![
         format!("model: {}", model_path.display()),
         "| set | metric | value |".to_string(),
@@ -320,9 +376,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         for speaker in FSDD {
             let s = &v[speaker];
             table.push(format!(
-                "| fsdd {speaker} ({}) | 4-digit sequence accuracy / digit error rate (n={}) | {:.3} / {:.3} |",
+                "| fsdd {speaker} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
                 if s["seen_in_training"] == true { "seen in training" } else { "held out" },
-                s["n"], s["seq_acc"].as_f64().unwrap_or(0.0), s["digit_error_rate"].as_f64().unwrap_or(0.0)
+                s["n"], f(&s["seq_acc"]), f(&s["digit_error_rate"]),
+                f(&s["accepted"]), f(&s["one_digit_off_accepted"]), f(&s["unrelated_accepted"])
             ));
         }
         report.insert("fsdd".into(), v);
@@ -330,8 +387,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
     if opts.wants("cmn") {
         let v = cmn(&rec, &opts.data)?;
         table.push(format!(
-            "| audio_cmn yuetan (seen in training) | 4-digit sequence accuracy / digit error rate (n={}) | {:.3} / {:.3} |",
-            v["n"], v["seq_acc"].as_f64().unwrap_or(0.0), v["digit_error_rate"].as_f64().unwrap_or(0.0)
+            "| audio_cmn yuetan (seen in training) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
+            v["n"], f(&v["seq_acc"]), f(&v["digit_error_rate"]),
+            f(&v["accepted"]), f(&v["one_digit_off_accepted"]), f(&v["unrelated_accepted"])
         ));
         report.insert("cmn".into(), v);
     }

@@ -59,6 +59,11 @@ pub struct DigitsConfig {
     pub end_silence_ms: i64,
     /// Least speech after the digits are shown, ms.
     pub min_speech_ms: i64,
+    /// When the digits heard differ from the challenge, the challenge still passes if the audio
+    /// supports it this well: `log P(challenge) − log P(heard)` under the digit model (see
+    /// [`crate::audio::digits::Recognition::support`]; natural log, ≤ 0). `0` demands an
+    /// exact greedy match.
+    pub min_support: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
     /// speech: below it the lips did not move while the voice spoke.
     pub min_mouth_motion: f32,
@@ -80,6 +85,7 @@ impl DigitsConfig {
             timeout_ms: 12_000,
             end_silence_ms: 1_500,
             min_speech_ms: 300,
+            min_support: -2.0,
             min_mouth_motion: 0.04,
             min_face_coverage: 0.7,
             vad: VadConfig::default(),
@@ -102,9 +108,13 @@ impl DigitsConfig {
                 self.timeout_ms, self.end_silence_ms, self.min_speech_ms
             )));
         }
-        if !(self.min_mouth_motion >= 0.0 && (0.0..=1.0).contains(&self.min_face_coverage)) {
+        if !(self.min_mouth_motion >= 0.0
+            && (0.0..=1.0).contains(&self.min_face_coverage)
+            && self.min_support <= 0.0)
+        {
             return Err(Error::InvalidConfig(
-                "min_mouth_motion must be >= 0 and min_face_coverage within 0..=1".into(),
+                "min_mouth_motion must be >= 0, min_face_coverage within 0..=1 and min_support <= 0"
+                    .into(),
             ));
         }
         self.vad.validate()?;
@@ -120,6 +130,9 @@ pub struct Reading {
     pub challenge: String,
     /// The digits heard ("" when none).
     pub recognised: String,
+    /// How well the audio supports the challenge against what was heard (0 when they match;
+    /// see [`DigitsConfig::min_support`]).
+    pub support: f32,
     /// The language of the prompt.
     pub language: Language,
     /// Each digit heard, times on the caller's clock.
@@ -171,7 +184,7 @@ pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
     if reading.face_coverage < config.min_face_coverage {
         reasons.push(Reason::FaceLost);
     }
-    if reading.recognised != reading.challenge {
+    if reading.recognised != reading.challenge && !(reading.support >= config.min_support) {
         reasons.push(Reason::WrongDigits);
     }
     if reading.mouth_motion < config.min_mouth_motion {
@@ -197,6 +210,7 @@ mod tests {
         Reading {
             challenge: "4829".into(),
             recognised: recognised.into(),
+            support: if recognised == "4829" { 0.0 } else { -8.0 },
             language: Language::Mandarin,
             digits: Vec::new(),
             speech: vec![seg(1000, 3000)],
@@ -221,6 +235,12 @@ mod tests {
             judge(&reading("4828", 0.2, 1.0, true), &c),
             [Reason::WrongDigits]
         );
+        // Heard one digit differently, but the audio supports the challenge nearly as well.
+        let close = Reading {
+            support: -0.5,
+            ..reading("4828", 0.2, 1.0, true)
+        };
+        assert!(judge(&close, &c).is_empty());
         assert_eq!(
             judge(&reading("4829", 0.01, 1.0, false), &c),
             [Reason::NoLipMotion]

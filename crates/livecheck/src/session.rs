@@ -570,8 +570,10 @@ impl Machine {
             })
             .copied()
             .collect();
+        let challenge = self.digits.clone().unwrap_or_default();
         let reading = Reading {
-            challenge: self.digits.clone().unwrap_or_default(),
+            support: heard.recognition.support(&challenge),
+            challenge,
             recognised: digits.iter().map(|d| char::from(b'0' + d.digit)).collect(),
             language: config.language,
             digits,
@@ -1106,6 +1108,7 @@ mod tests {
                 segments: [(1, 200), (4, 1300), (8, 1700), (2, 2000), (9, 2300)]
                     .map(|(d, t)| digit(d, t))
                     .to_vec(),
+                ..Default::default()
             },
             ..Heard::default()
         };

@@ -85,6 +85,87 @@ pub struct Recognition {
     pub digits: String,
     /// One entry per digit, in order.
     pub segments: Vec<DigitSegment>,
+    /// The model's log-probabilities over every step of every window, in time order.
+    pub steps: Vec<[f32; CLASSES]>,
+}
+
+impl Recognition {
+    /// How well the audio supports `expected` against what was recognised: the log-likelihood
+    /// ratio `log P(expected) − log P(best)` (natural log, ≤ 0), where best is the more likely
+    /// of `expected` and the greedy decoding. 0 when `expected` is what was heard; a digit the
+    /// model was unsure of costs little, a digit clearly said otherwise costs a lot.
+    pub fn support(&self, expected: &str) -> f32 {
+        let want = sequence_log_prob(&self.steps, expected);
+        let heard = sequence_log_prob(&self.steps, &self.digits);
+        (want - want.max(heard)).max(f32::MIN)
+    }
+}
+
+/// CTC log-probability of the digit string `digits` given per-step log-probabilities (the
+/// forward algorithm, summing over every alignment). `-inf` when the steps are too few or a
+/// character is not a digit.
+pub fn sequence_log_prob(steps: &[[f32; CLASSES]], digits: &str) -> f32 {
+    let Some(labels) = digits
+        .bytes()
+        .map(|b| b.is_ascii_digit().then(|| (b - b'0') as usize + 1))
+        .collect::<Option<Vec<usize>>>()
+    else {
+        return f32::NEG_INFINITY;
+    };
+    // Extended sequence: blank, l1, blank, l2, …, blank.
+    let ext: Vec<usize> = std::iter::once(0)
+        .chain(labels.iter().flat_map(|&l| [l, 0]))
+        .collect();
+    let n = ext.len();
+    let add = |a: f64, b: f64| {
+        if a == f64::NEG_INFINITY {
+            b
+        } else if b == f64::NEG_INFINITY {
+            a
+        } else {
+            a.max(b) + (-(a - b).abs()).exp().ln_1p()
+        }
+    };
+    let mut alpha = vec![f64::NEG_INFINITY; n];
+    for (t, step) in steps.iter().enumerate() {
+        let mut next = vec![f64::NEG_INFINITY; n];
+        for s in 0..n {
+            let mut a = if t == 0 {
+                if s < 2 {
+                    0.0
+                } else {
+                    f64::NEG_INFINITY
+                }
+            } else {
+                let mut a = alpha[s];
+                if s >= 1 {
+                    a = add(a, alpha[s - 1]);
+                }
+                if s >= 2 && ext[s] != 0 && ext[s] != ext[s - 2] {
+                    a = add(a, alpha[s - 2]);
+                }
+                a
+            };
+            if a != f64::NEG_INFINITY {
+                a += step[ext[s]] as f64;
+            }
+            next[s] = a;
+        }
+        alpha = next;
+    }
+    if steps.is_empty() {
+        return if labels.is_empty() {
+            0.0
+        } else {
+            f32::NEG_INFINITY
+        };
+    }
+    let total = if n >= 2 {
+        add(alpha[n - 1], alpha[n - 2])
+    } else {
+        alpha[n - 1]
+    };
+    total as f32
 }
 
 /// Greedy CTC decoding of `steps` (log-probabilities, class 0 blank) whose first step starts
@@ -160,9 +241,11 @@ pub fn recognise(
     speech: Option<&[SpeechSegment]>,
 ) -> Result<Recognition> {
     let mut segments = Vec::new();
+    let mut all = Vec::new();
     for (a, b) in plan_windows(samples.len(), speech) {
         let steps = model.log_probs(&samples[a..b])?;
         segments.extend(decode(&steps, a as f64 * 1000.0 / TARGET_RATE as f64));
+        all.extend(steps);
     }
     Ok(Recognition {
         digits: segments
@@ -170,6 +253,7 @@ pub fn recognise(
             .map(|s| char::from(b'0' + s.digit))
             .collect(),
         segments,
+        steps: all,
     })
 }
 
@@ -196,6 +280,39 @@ mod tests {
         assert_eq!((d[0].start_ms, d[0].end_ms), (1040, 1120));
         assert!((d[0].confidence - 0.8).abs() < 1e-5);
         assert!((d[3].confidence - 0.55).abs() < 1e-5);
+    }
+
+    #[test]
+    fn ctc_probability_sums_every_alignment() {
+        // Two steps, one label: alignments "1 -", "- 1", "1 1" (class 2 = digit 1).
+        let steps = [step(2, 0.6), step(0, 0.7)];
+        let p = |t: usize, c: usize| steps[t][c].exp() as f64;
+        let want = p(0, 2) * p(1, 0) + p(0, 0) * p(1, 2) + p(0, 2) * p(1, 2);
+        let got = sequence_log_prob(&steps, "1").exp() as f64;
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        // A doubled digit needs a blank between: impossible in two steps.
+        assert_eq!(sequence_log_prob(&steps, "11"), f32::NEG_INFINITY);
+        assert!((sequence_log_prob(&steps, "").exp() as f64 - p(0, 0) * p(1, 0)).abs() < 1e-6);
+        assert_eq!(sequence_log_prob(&steps, "1a"), f32::NEG_INFINITY);
+    }
+
+    #[test]
+    fn support_is_zero_for_what_was_heard_and_low_for_other_digits() {
+        let steps: Vec<_> = [(0, 0.9), (5, 0.9), (0, 0.9), (9, 0.55), (0, 0.9), (3, 0.9)]
+            .iter()
+            .map(|&(c, p)| step(c, p))
+            .collect();
+        let r = Recognition {
+            digits: "482".into(),
+            segments: Vec::new(),
+            steps,
+        };
+        assert_eq!(r.support("482"), 0.0);
+        // The unsure middle digit costs less than a confident one.
+        let unsure = r.support("472");
+        let sure = r.support("482".replace('4', "7").as_str());
+        assert!(unsure < 0.0 && sure < unsure, "{unsure} {sure}");
+        assert!(r.support("4829") < -5.0);
     }
 
     #[test]
