@@ -184,7 +184,8 @@ pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
     if reading.face_coverage < config.min_face_coverage {
         reasons.push(Reason::FaceLost);
     }
-    if reading.recognised != reading.challenge && !(reading.support >= config.min_support) {
+    let supported = reading.support >= config.min_support; // false for NaN
+    if reading.recognised != reading.challenge && !supported {
         reasons.push(Reason::WrongDigits);
     }
     if reading.mouth_motion < config.min_mouth_motion {
