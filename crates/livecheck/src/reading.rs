@@ -62,7 +62,7 @@ pub struct DigitsConfig {
     /// When the digits heard differ from the challenge, the challenge still passes if the audio
     /// supports it this well: `log P(challenge) − log P(heard)` under the digit model (see
     /// [`crate::audio::digits::Recognition::support`]; natural log, ≤ 0). `0` demands an
-    /// exact greedy match.
+    /// exact match of the decoded digits.
     pub min_support: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
     /// speech: below it the lips did not move while the voice spoke.

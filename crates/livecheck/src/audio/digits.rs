@@ -4,8 +4,8 @@
 //!
 //! The model reads fixed 6 s windows. [`recognise`] places windows on the speech the VAD found
 //! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
-//! runs the model on each and decodes greedily: the best class per step, repeats merged,
-//! blanks dropped.
+//! runs the model on each and decodes: CTC prefix beam search for the digit string (summing
+//! over alignments), then the most likely alignment of that string for each digit's times.
 //!
 //! ```no_run
 //! use livecheck::audio::{self, digits::{self, DigitModel}, vad::{Vad, VadConfig, VadModel}};
@@ -92,7 +92,7 @@ pub struct Recognition {
 impl Recognition {
     /// How well the audio supports `expected` against what was recognised: the log-likelihood
     /// ratio `log P(expected) − log P(best)` (natural log, ≤ 0), where best is the more likely
-    /// of `expected` and the greedy decoding. 0 when `expected` is what was heard; a digit the
+    /// of `expected` and the decoded digits. 0 when `expected` is what was heard; a digit the
     /// model was unsure of costs little, a digit clearly said otherwise costs a lot.
     pub fn support(&self, expected: &str) -> f32 {
         let want = sequence_log_prob(&self.steps, expected);
@@ -117,15 +117,7 @@ pub fn sequence_log_prob(steps: &[[f32; CLASSES]], digits: &str) -> f32 {
         .chain(labels.iter().flat_map(|&l| [l, 0]))
         .collect();
     let n = ext.len();
-    let add = |a: f64, b: f64| {
-        if a == f64::NEG_INFINITY {
-            b
-        } else if b == f64::NEG_INFINITY {
-            a
-        } else {
-            a.max(b) + (-(a - b).abs()).exp().ln_1p()
-        }
-    };
+    let add = log_add;
     let mut alpha = vec![f64::NEG_INFINITY; n];
     for (t, step) in steps.iter().enumerate() {
         let mut next = vec![f64::NEG_INFINITY; n];
@@ -168,34 +160,144 @@ pub fn sequence_log_prob(steps: &[[f32; CLASSES]], digits: &str) -> f32 {
     total as f32
 }
 
-/// Greedy CTC decoding of `steps` (log-probabilities, class 0 blank) whose first step starts
-/// at `start_ms`.
+/// Prefixes kept by the beam search.
+const BEAM: usize = 8;
+
+/// Decodes `steps` (log-probabilities, class 0 blank) of a window that starts at `start_ms`:
+/// the most likely digit string by CTC prefix beam search (which, unlike the best single path,
+/// sums over alignments), then each digit's steps from the most likely alignment of that
+/// string.
 pub fn decode(steps: &[[f32; CLASSES]], start_ms: f64) -> Vec<DigitSegment> {
-    let mut out: Vec<DigitSegment> = Vec::new();
-    let mut prev = 0usize;
-    for (t, step) in steps.iter().enumerate() {
-        let best = (0..CLASSES)
-            .max_by(|&a, &b| step[a].total_cmp(&step[b]))
-            .unwrap_or(0);
-        let t0 = (start_ms + t as f64 * STEP_MS).round() as i64;
-        let t1 = (start_ms + (t + 1) as f64 * STEP_MS).round() as i64;
-        let p = step[best].exp();
-        if best != 0 && best == prev {
-            if let Some(last) = out.last_mut() {
-                last.end_ms = t1;
-                last.confidence = last.confidence.max(p);
+    let labels = beam_search(steps, BEAM);
+    align(steps, &labels)
+        .into_iter()
+        .zip(&labels)
+        .map(|((first, last, confidence), &label)| {
+            let at = |t: usize| (start_ms + t as f64 * STEP_MS).round() as i64;
+            DigitSegment {
+                digit: (label - 1) as u8,
+                start_ms: at(first),
+                end_ms: at(last + 1),
+                confidence,
             }
-        } else if best != 0 {
-            out.push(DigitSegment {
-                digit: (best - 1) as u8,
-                start_ms: t0,
-                end_ms: t1,
-                confidence: p,
-            });
-        }
-        prev = best;
+        })
+        .collect()
+}
+
+/// `log(e^a + e^b)`.
+fn log_add(a: f64, b: f64) -> f64 {
+    if a == f64::NEG_INFINITY {
+        b
+    } else if b == f64::NEG_INFINITY {
+        a
+    } else {
+        a.max(b) + (-(a - b).abs()).exp().ln_1p()
     }
-    out
+}
+
+/// CTC prefix beam search: the label sequence (classes 1..) with the highest probability
+/// summed over its alignments, among the `beam` best prefixes kept at each step.
+pub fn beam_search(steps: &[[f32; CLASSES]], beam: usize) -> Vec<usize> {
+    use std::collections::HashMap;
+    // prefix -> (log P ending in blank, log P ending in its last label)
+    let mut beams: Vec<(Vec<usize>, (f64, f64))> = vec![(Vec::new(), (0.0, f64::NEG_INFINITY))];
+    for step in steps {
+        let mut next: HashMap<Vec<usize>, (f64, f64)> = HashMap::new();
+        for (prefix, (pb, pnb)) in &beams {
+            let total = log_add(*pb, *pnb);
+            // blank: the prefix stays
+            let e = next
+                .entry(prefix.clone())
+                .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+            e.0 = log_add(e.0, total + step[0] as f64);
+            for (c, &p) in step.iter().enumerate().skip(1) {
+                let p = p as f64;
+                if prefix.last() == Some(&c) {
+                    // the same label again without a blank merges into the prefix...
+                    let e = next
+                        .entry(prefix.clone())
+                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+                    e.1 = log_add(e.1, pnb + p);
+                    // ...and after a blank it is a new, doubled digit
+                    let mut longer = prefix.clone();
+                    longer.push(c);
+                    let e = next
+                        .entry(longer)
+                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+                    e.1 = log_add(e.1, pb + p);
+                } else {
+                    let mut longer = prefix.clone();
+                    longer.push(c);
+                    let e = next
+                        .entry(longer)
+                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+                    e.1 = log_add(e.1, total + p);
+                }
+            }
+        }
+        let mut all: Vec<_> = next.into_iter().collect();
+        all.sort_by(|x, y| {
+            log_add(y.1 .0, y.1 .1)
+                .total_cmp(&log_add(x.1 .0, x.1 .1))
+                .then_with(|| x.0.cmp(&y.0))
+        });
+        all.truncate(beam.max(1));
+        beams = all;
+    }
+    beams.into_iter().next().map(|b| b.0).unwrap_or_default()
+}
+
+/// The most likely alignment (Viterbi) of `labels` to `steps`: per label, its first and last
+/// step and its highest posterior over them. Empty when the labels cannot fit.
+fn align(steps: &[[f32; CLASSES]], labels: &[usize]) -> Vec<(usize, usize, f32)> {
+    if labels.is_empty() || steps.is_empty() {
+        return Vec::new();
+    }
+    let ext: Vec<usize> = std::iter::once(0)
+        .chain(labels.iter().flat_map(|&l| [l, 0]))
+        .collect();
+    let n = ext.len();
+    let mut score = vec![f32::NEG_INFINITY; n];
+    let mut back = vec![vec![0usize; n]; steps.len()];
+    for (t, step) in steps.iter().enumerate() {
+        let mut next = vec![f32::NEG_INFINITY; n];
+        for s in 0..n {
+            let (best, from) = if t == 0 {
+                (if s < 2 { 0.0 } else { f32::NEG_INFINITY }, s)
+            } else {
+                let mut best = (score[s], s);
+                if s >= 1 && score[s - 1] > best.0 {
+                    best = (score[s - 1], s - 1);
+                }
+                if s >= 2 && ext[s] != 0 && ext[s] != ext[s - 2] && score[s - 2] > best.0 {
+                    best = (score[s - 2], s - 2);
+                }
+                best
+            };
+            next[s] = best + step[ext[s]];
+            back[t][s] = from;
+        }
+        score = next;
+    }
+    let mut s = if n >= 2 && score[n - 2] > score[n - 1] {
+        n - 2
+    } else {
+        n - 1
+    };
+    if score[s] == f32::NEG_INFINITY {
+        return Vec::new();
+    }
+    let mut spans = vec![(usize::MAX, 0usize, 0.0f32); labels.len()];
+    for t in (0..steps.len()).rev() {
+        if ext[s] != 0 {
+            let span = &mut spans[s / 2];
+            span.0 = span.0.min(t);
+            span.1 = span.1.max(t);
+            span.2 = span.2.max(steps[t][ext[s]].exp());
+        }
+        s = back[t][s];
+    }
+    spans
 }
 
 /// Sample ranges `[start, end)` of the windows to run over `len` samples: the speech segments
@@ -267,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn greedy_ctc_merges_repeats_and_keeps_doubled_digits_apart() {
+    fn ctc_decoding_merges_repeats_and_keeps_doubled_digits_apart() {
         // blank, 4 4, blank, 8, 8 via blank 8, 2
         let steps: Vec<_> = [(0, 0.9), (5, 0.6), (5, 0.8), (0, 0.9), (9, 0.7), (0, 0.5)]
             .iter()
@@ -313,6 +415,22 @@ mod tests {
         let sure = r.support("482".replace('4', "7").as_str());
         assert!(unsure < 0.0 && sure < unsure, "{unsure} {sure}");
         assert!(r.support("4829") < -5.0);
+    }
+
+    #[test]
+    fn the_beam_finds_a_digit_spread_over_steps_that_greedy_misses() {
+        // Each step: blank 0.6, digit 7 0.4. Best path: all blank; but "7" sums to
+        // 0.4*0.6 + 0.6*0.4 + 0.4*0.4 = 0.64 > 0.36.
+        let two = [step(8, 0.4), step(8, 0.4)].map(|mut s| {
+            s[0] = 0.6f32.ln();
+            s
+        });
+        assert!(two[0][0] > two[0][8]);
+        let d = decode(&two, 0.0);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].digit, 7);
+        // A beam of one keeps only the best prefix at each step: the best path.
+        assert_eq!(beam_search(&two, 1), Vec::<usize>::new());
     }
 
     #[test]
