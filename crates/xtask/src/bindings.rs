@@ -352,6 +352,10 @@ pub fn mobile(root: &Path, args: &[String]) -> Result<()> {
             "--target",
             target,
         ])
+        // A compile check, not a shipped binary (build-aar.sh / build-xcframework.sh build
+        // release): dependencies unoptimised and no debug info keep a cold CI run short.
+        .args(["--config", "profile.dev.package.\"*\".opt-level=0"])
+        .args(["--config", "profile.dev.debug=0"])
         .env(format!("CC_{var}"), "clang")
         .env(format!("CFLAGS_{var}"), format!("--target={clang_target}"))
         .env(format!("AR_{var}"), ar);
