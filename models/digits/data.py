@@ -275,7 +275,48 @@ class Sampler:
                 return set_level(y, rng, cfg, clean), list(ds)
 
 
+def mel_mask(cfg, m, rng):
+    """SpecAugment on the frozen front end's 32-band mel (before the embedding model), in place."""
+    a = cfg["augment"]
+    for j in range(len(m)):
+        if rng.random() >= a.get("p_mel_mask", 0.0):
+            continue
+        fill = m[j].mean()
+        for _ in range(a["mel_time_masks"]):
+            w = int(rng.integers(0, a["mel_time_mask_max"] + 1))
+            t0 = int(rng.integers(0, m.shape[1]))
+            m[j, t0: t0 + w] = fill
+        for _ in range(a["mel_freq_masks"]):
+            w = int(rng.integers(0, a["mel_freq_mask_max"] + 1))
+            f0 = int(rng.integers(0, m.shape[2]))
+            m[j, :, f0: f0 + w] = fill
+    return m
+
+
+def _gen_chunk_oww(args):
+    """Like _gen_chunk, but cached features = frozen speech embeddings [n, T, 96] (emb.py)."""
+    seed, n = args
+    s = _SAMPLER
+    import emb as E
+    em = E.Embedder(threads=1, n_samples=s.cfg["features"]["window_samples"])
+    rng = np.random.default_rng(seed)
+    X = np.zeros((n, em.T, E.DIM), np.float16)
+    labs, buf = [], []
+    B = 32
+    for i in range(n):
+        y, ds = s.draw(rng)
+        buf.append(y)
+        labs.append(ds)
+        if len(buf) == B or i == n - 1:
+            m = mel_mask(s.cfg, em.mel(np.stack(buf)), rng)
+            X[i + 1 - len(buf): i + 1] = em.embed_mel(m)
+            buf = []
+    return X, labs
+
+
 def _gen_chunk(args):
+    if _SAMPLER.cfg["features"].get("frontend") == "oww":
+        return _gen_chunk_oww(args)
     seed, n = args
     s = _SAMPLER
     from model import FrontEnd

@@ -288,3 +288,109 @@ def export_onnx(model, cfg, out_path, doc=""):
     onnx.checker.check_model(mp, full_check=True)
     onnx.save(mp, out_path)
     return mp
+
+
+# ----------------------------------------------------------------------------- head on frozen embeddings
+# features.frontend = "oww": the network is a small CTC head over the frozen speech embeddings of
+# emb.py ([T, 96], one step per 80 ms); the front end is NOT in models/digits.onnx.
+
+
+def build_head(cfg, mu, var, training_graph=True):
+    import keras
+    from keras import layers
+
+    h = cfg["head"]
+    k, C = h["kernel"], h["channels"]
+    inp = keras.Input((h["T"], 96), name="embeddings")
+    x = layers.Normalization(axis=-1, mean=mu, variance=var, name="norm")(inp)
+    if training_graph and h.get("in_dropout", 0):
+        x = layers.Dropout(h["in_dropout"])(x)
+    x = layers.Conv1D(C, 1, use_bias=False, name="c1")(x)
+    x = layers.BatchNormalization(name="c1_bn")(x)
+    x = layers.ReLU()(x)
+    for i, d in enumerate(h["dilations"]):
+        r = x
+        y = layers.ZeroPadding1D((d * (k // 2), d * (k // 2)))(x)
+        y = layers.DepthwiseConv1D(k, dilation_rate=d, use_bias=False, name=f"b{i}_dw")(y)
+        y = layers.BatchNormalization(name=f"b{i}_dw_bn")(y)
+        y = layers.ReLU()(y)
+        y = layers.Conv1D(C, 1, use_bias=False, name=f"b{i}_pw")(y)
+        y = layers.BatchNormalization(name=f"b{i}_pw_bn")(y)
+        x = layers.ReLU()(layers.Add()([r, y]))
+    if training_graph:
+        x = layers.Dropout(h["dropout"])(x)
+    x = layers.Conv1D(cfg["model"]["n_classes"], 1, name="out")(x)
+    return keras.Model(inp, x)
+
+
+def head_folded_weights(model, cfg):
+    h = cfg["head"]
+    W = {}
+    norm = model.get_layer("norm")
+    W["mu"] = np.asarray(norm.mean, np.float64).reshape(-1)
+    W["inv_sd"] = 1.0 / np.maximum(np.sqrt(np.asarray(norm.variance, np.float64).reshape(-1)), 1e-7)
+
+    def conv(name, bn):
+        k = np.asarray(model.get_layer(name).get_weights()[0], np.float64)  # [k, in, out]
+        s, b = _bn(model, bn)
+        return np.transpose(k, (2, 1, 0)) * s[:, None, None], b
+
+    def dw(name, bn):
+        k = np.asarray(model.get_layer(name).get_weights()[0], np.float64)  # [k, C, 1]
+        s, b = _bn(model, bn)
+        return np.transpose(k[:, :, 0], (1, 0))[:, None, :] * s[:, None, None], b
+
+    W["c1"] = conv("c1", "c1_bn")
+    for i in range(len(h["dilations"])):
+        W[f"b{i}_dw"] = dw(f"b{i}_dw", f"b{i}_dw_bn")
+        W[f"b{i}_pw"] = conv(f"b{i}_pw", f"b{i}_pw_bn")
+    k, b = model.get_layer("out").get_weights()
+    W["out"] = (np.transpose(np.asarray(k, np.float64), (2, 1, 0)), np.asarray(b, np.float64))
+    return W
+
+
+def export_head_onnx(model, cfg, out_path, doc=""):
+    """embeddings [1, T, 96] -> log_probs [1, T, 11]; ops Transpose, Sub, Mul, Conv, Relu, Add, LogSoftmax."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h = cfg["head"]
+    k, C, T = h["kernel"], h["channels"], h["T"]
+    W = head_folded_weights(model, cfg)
+    inits, nodes = [], []
+
+    def const(name, arr, dtype=np.float32):
+        inits.append(numpy_helper.from_array(np.asarray(arr, dtype), name))
+        return name
+
+    def node(op, ins, out, **attrs):
+        nodes.append(helper.make_node(op, ins, [out], name=out, **attrs))
+        return out
+
+    def conv(x, name, w, b, dil=1, pad=0, group=1):
+        return node("Conv", [x, const(name + "_w", w), const(name + "_b", b)], name, strides=[1],
+                    dilations=[dil], pads=[pad, pad], group=group, kernel_shape=[w.shape[2]])
+
+    x = node("Transpose", ["embeddings"], "emb_ncw", perm=[0, 2, 1])
+    x = node("Sub", [x, const("emb_mu", W["mu"].reshape(1, -1, 1))], "emb_centred")
+    x = node("Mul", [x, const("emb_inv_sd", W["inv_sd"].reshape(1, -1, 1))], "emb_norm")
+    x = node("Relu", [conv(x, "c1", *W["c1"])], "c1_relu")
+    for i, d in enumerate(h["dilations"]):
+        y = conv(x, f"b{i}_dw", *W[f"b{i}_dw"], dil=d, pad=d * (k // 2), group=C)
+        y = node("Relu", [y], f"b{i}_dw_relu")
+        y = conv(y, f"b{i}_pw", *W[f"b{i}_pw"])
+        x = node("Relu", [node("Add", [x, y], f"b{i}_add")], f"b{i}_out")
+    x = conv(x, "out", *W["out"])
+    x = node("Transpose", [x], "logits_ntc", perm=[0, 2, 1])
+    node("LogSoftmax", [x], "log_probs", axis=2)
+    g = helper.make_graph(
+        nodes, "livecheck_digits_head",
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, [1, T, 96])],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, [1, T, cfg["model"]["n_classes"]])],
+        inits)
+    mp = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="livecheck-digits",
+                           doc_string=doc)
+    mp.ir_version = 8
+    onnx.checker.check_model(mp, full_check=True)
+    onnx.save(mp, out_path)
+    return mp

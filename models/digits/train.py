@@ -176,20 +176,40 @@ _BABBLE = []
 # ----------------------------------------------------------------------------- training
 
 
-def spec_augment(tf, X, mu, tcfg):
+def spec_augment(tf, X, mu, tcfg, pre=""):
     B, T, F = X.shape[0], X.shape[1], X.shape[2]
     mask = tf.zeros_like(X, dtype=tf.bool)
     t = tf.range(T)[None, :, None]
     f = tf.range(F)[None, None, :]
-    for _ in range(tcfg["time_masks"]):
-        w = tf.random.uniform([B, 1, 1], 0, tcfg["time_mask_max"] + 1, dtype=tf.int32)
+    for _ in range(tcfg[pre + "time_masks"]):
+        w = tf.random.uniform([B, 1, 1], 0, tcfg[pre + "time_mask_max"] + 1, dtype=tf.int32)
         s = tf.random.uniform([B, 1, 1], 0, T, dtype=tf.int32)
         mask = mask | ((t >= s) & (t < s + w))
-    for _ in range(tcfg["freq_masks"]):
-        w = tf.random.uniform([B, 1, 1], 0, tcfg["freq_mask_max"] + 1, dtype=tf.int32)
+    for _ in range(tcfg[pre + "freq_masks"]):
+        w = tf.random.uniform([B, 1, 1], 0, tcfg[pre + "freq_mask_max"] + 1, dtype=tf.int32)
         s = tf.random.uniform([B, 1, 1], 0, F, dtype=tf.int32)
         mask = mask | ((f >= s) & (f < s + w))
     return tf.where(mask, tf.broadcast_to(mu[None, None, :], tf.shape(X)), X)
+
+
+def oww(cfg):
+    return cfg["features"].get("frontend") == "oww"
+
+
+def make_fe(cfg, threads=2):
+    """Feature extractor for raw 6 s windows: frozen speech embeddings (oww) or the in-graph log-mel."""
+    if oww(cfg):
+        import emb
+        e = emb.Embedder(threads=threads, n_samples=cfg["features"]["window_samples"])
+        assert e.T == cfg["head"]["T"], (e.T, cfg["head"]["T"])
+        return e
+    return M.FrontEnd(cfg["features"])
+
+
+def build_net(cfg, mu, var, training_graph=True):
+    if oww(cfg):
+        return M.build_head(cfg, mu, var, training_graph=training_graph)
+    return M.build_keras(cfg, mu, var, training_graph=training_graph)
 
 
 def predict(km, X, fe, batch=64):
@@ -209,14 +229,23 @@ def train_model(cfg, sampler, seed, tag, val=None, monitor=None):
     keras.utils.set_random_seed(seed)
     tc = cfg["train"]
     t0 = time.time()
-    X, labs = data.build_dataset(sampler, tc["n_train_utts"], seed, jobs=int(os.environ.get("DIGITS_JOBS", "2")))
+    cache = os.path.join(HERE, cfg["paths"]["work"], f"{tag}.data.npz")
+    if os.environ.get("DIGITS_REUSE_DATA") and os.path.exists(cache):  # head-only experiments on cached features
+        z = np.load(cache, allow_pickle=False)
+        X, LLc, Lc = z["X"], z["LL"], z["L"]
+        labs = [list(Lc[i, : LLc[i]] - 1) for i in range(len(X))]
+    else:
+        X, labs = data.build_dataset(sampler, tc["n_train_utts"], seed, jobs=int(os.environ.get("DIGITS_JOBS", "2")))
+        if os.environ.get("DIGITS_KEEP_DATA"):
+            Lc, LLc = data.labels_array(labs)
+            np.savez(cache, X=X, L=Lc, LL=LLc)
     L, LL = data.labels_array(labs)
     t_data = time.time() - t0
     print(f"[{tag}] data: {X.shape} in {t_data:.0f}s; label len hist {np.bincount(LL).tolist()}", flush=True)
     samp = X[:: max(1, len(X) // 4000)].astype(np.float32)
     mu = samp.mean(axis=(0, 1))
     var = samp.var(axis=(0, 1))
-    km = M.build_keras(cfg, mu, var)
+    km = build_net(cfg, mu, var)
     print(f"[{tag}] params {km.count_params()}", flush=True)
     B = tc["batch"]
     steps_per_epoch = len(X) // B
@@ -226,11 +255,12 @@ def train_model(cfg, sampler, seed, tag, val=None, monitor=None):
         tc["lr"] / 10, total - warm, alpha=tc["lr_final"] / tc["lr"], warmup_target=tc["lr"], warmup_steps=warm)
     opt = keras.optimizers.AdamW(sched, weight_decay=tc["weight_decay"], clipnorm=5.0)
     mu_t = tf.constant(mu)
-    T = cfg["features"]["n_frames"] // 4
+    T = cfg["head"]["T"] if oww(cfg) else cfg["features"]["n_frames"] // 4
+    pre = "emb_" if oww(cfg) else ""
 
     @tf.function(reduce_retracing=True)
     def step(xb, lb, llb):
-        xb = spec_augment(tf, xb, mu_t, tc)
+        xb = spec_augment(tf, xb, mu_t, tc, pre)
         with tf.GradientTape() as tape:
             lg = km(xb, training=True)
             ll1 = tf.maximum(llb, 1)
@@ -243,7 +273,7 @@ def train_model(cfg, sampler, seed, tag, val=None, monitor=None):
         return loss
 
     rng = np.random.default_rng(seed + 1)
-    fe = M.FrontEnd(cfg["features"])
+    fe = make_fe(cfg)
     hist = []
     t1 = time.time()
     for ep in range(tc["epochs"]):
@@ -270,7 +300,10 @@ def train_model(cfg, sampler, seed, tag, val=None, monitor=None):
 
 def load_model(cfg, tag, with_frontend=False):
     z = np.load(os.path.join(HERE, cfg["paths"]["work"], f"{tag}.norm.npz"))
-    km = M.build_keras(cfg, z["mu"], z["var"], with_frontend=with_frontend, training_graph=False)
+    if oww(cfg):
+        km = M.build_head(cfg, z["mu"], z["var"], training_graph=False)
+    else:
+        km = M.build_keras(cfg, z["mu"], z["var"], with_frontend=with_frontend, training_graph=False)
     km.load_weights(os.path.join(HERE, cfg["paths"]["work"], f"{tag}.weights.h5"))
     return km
 
@@ -289,7 +322,7 @@ def sources(cfg):
 
 
 def evaluate(cfg, km, fsdd, cmn, tts, held_spk, include_cmn_real, include_heldout_tts):
-    fe = M.FrontEnd(cfg["features"])
+    fe = make_fe(cfg)
     res, confs = {}, {"ok": [], "bad": []}
 
     def run(name, X, labs, note):
@@ -406,7 +439,110 @@ def stage_ship(cfg):
         json.dump(out, f, indent=1)
 
 
+def stage_export_oww(cfg):
+    import onnx
+    import onnxruntime as ort
+
+    import emb
+
+    fsdd, cmn, tts = sources(cfg)
+    km = load_model(cfg, "ship")
+    out = os.path.normpath(os.path.join(HERE, cfg["paths"]["onnx_out"]))
+    T = cfg["head"]["T"]
+    doc = (f"livecheck spoken-digit CTC head. in embeddings [1,{T},96] f32 = frozen Google speech_embedding "
+           "features from openwakeword==0.4.0 (PyPI) melspectrogram.onnx (16 kHz audio x 32767, 96000 samples "
+           "zero-padded) -> x/10+2 -> 76-frame windows step 8 -> embedding_model.onnx; out log_probs "
+           f"[1,{T},11] (log-softmax; class 0 = CTC blank, class d+1 = digit d); step t = embedding window t "
+           "= audio [80t ms, 80t+775 ms). Trained by models/digits/train.sh.")
+    mp = M.export_head_onnx(km, cfg, out, doc)
+    ops = sorted({n.op_type for n in mp.graph.node})
+    inferred = onnx.shape_inference.infer_shapes(mp, strict_mode=True)
+    dyn = []
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = vi.type.tensor_type.shape.dim
+        if not all(d.HasField("dim_value") for d in dims):
+            dyn.append(vi.name)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"])
+    em = emb.Embedder(threads=1, n_samples=cfg["features"]["window_samples"])
+    rng = np.random.default_rng(123)
+    en = [s for s in tts if s["lang"] == "en" and s["engine"] == "espeak"]
+    zh = [s for s in tts if s["lang"] == "cmn"]
+    X_en, l_en = seq_set(cfg, en, 1, 21)
+    X_zh, l_zh = seq_set(cfg, zh, 1, 22, noisy=True)
+    ins = [X_en[0], X_zh[0], (rng.standard_normal(96000) * 0.01).astype(np.float32), np.zeros(96000, np.float32),
+           np.clip(rng.standard_normal(96000) * 0.3, -1, 1).astype(np.float32)]
+    diffs, fc_diffs = [], []
+    for x in ins:
+        e = em.windows(x[None])  # reference path (what the Rust side runs)
+        fc_diffs.append(float(np.abs(em(x[None]) - e).max()))
+        a = sess.run(None, {"embeddings": e})[0]
+        b = tf_log_softmax(km(e, training=False).numpy())
+        diffs.append(float(np.abs(a - b).max()))
+    print("ORT vs Keras max abs diff per input:", diffs, "fully-conv vs windowed embeddings:", fc_diffs)
+    assert max(diffs) <= 1e-3, diffs
+    assert max(fc_diffs) <= 1e-3, fc_diffs
+    e0 = em.windows(ins[0][None])
+    ts = []
+    for _ in range(30):
+        t = time.perf_counter()
+        sess.run(None, {"embeddings": e0})
+        ts.append(time.perf_counter() - t)
+    tf_ = []
+    for _ in range(5):
+        t = time.perf_counter()
+        em.windows(ins[0][None])
+        tf_.append(time.perf_counter() - t)
+    refdir = os.path.join(HERE, cfg["paths"]["reference"])
+    os.makedirs(refdir, exist_ok=True)
+    for fn in os.listdir(refdir):
+        if fn.endswith(".f32"):
+            os.remove(os.path.join(refdir, fn))
+    index = {"model": "models/digits.onnx", "input_name": "embeddings", "output_name": "log_probs",
+             "input_shape": [1, T, 96], "output_shape": [1, T, 11], "audio_shape": [1, 96000],
+             "dtype": "float32 little-endian, C order", "tolerance_max_abs": 1e-3,
+             "embeddings_tolerance_max_abs": 1e-2,
+             "front_end": "openwakeword==0.4.0 (PyPI, Apache-2.0) resources/models/melspectrogram.onnx (input "
+                          "`input` [1,96000] = audio*32767) -> squeeze -> x/10+2 -> [597,32] -> 76-frame windows, "
+                          f"step 8 -> {T} windows [N,76,32,1] -> embedding_model.onnx (`input_1`) -> [N,1,1,96] -> "
+                          f"[1,{T},96]",
+             "produced_by": f"onnxruntime {ort.__version__} (head equal to Keras within {max(diffs):.1e}; "
+                            "embeddings by the windowed reference path)", "cases": []}
+    for name, x, lab in (("digits_en_synthetic", ins[0], l_en[0]), ("digits_cmn_synthetic_noisy", ins[1], l_zh[0])):
+        e = em.windows(x[None]).astype(np.float32)
+        y = sess.run(None, {"embeddings": e})[0]
+        x[None].astype("<f4").tofile(os.path.join(refdir, f"{name}.audio.f32"))
+        e.astype("<f4").tofile(os.path.join(refdir, f"{name}.input.f32"))
+        y.astype("<f4").tofile(os.path.join(refdir, f"{name}.output.f32"))
+        hyp, conf = greedy(y[0])
+        index["cases"].append({"name": name, "audio": f"{name}.audio.f32", "input": f"{name}.input.f32",
+                               "output": f"{name}.output.f32",
+                               "label_digits": "".join(map(str, lab)), "greedy_decoding": "".join(map(str, hyp)),
+                               "confidences": [round(c, 4) for c in conf],
+                               "note": "synthetic TTS speech (not a real recording); audio = [1,96000] f32 in [-1,1]"})
+    with open(os.path.join(refdir, "reference.json"), "w") as fh:
+        json.dump(index, fh, indent=1)
+    info = {"onnx": "models/digits.onnx", "bytes": os.path.getsize(out), "params": int(km.count_params()),
+            "opset": 17, "ops": ops, "dynamic_shape_tensors": dyn, "ort_vs_keras_max_abs_diff": diffs,
+            "fully_conv_vs_windowed_embedding_max_abs_diff": fc_diffs,
+            "ort_ms_single_thread_median_head": round(1000 * float(np.median(ts)), 3),
+            "ort_ms_single_thread_median_frontend_windowed": round(1000 * float(np.median(tf_)), 1),
+            "T": T, "step_ms": 80, "window_ms": 775,
+            "reference_cases": [(c["name"], c["label_digits"], c["greedy_decoding"]) for c in index["cases"]]}
+    print(json.dumps(info, indent=1))
+    with open(os.path.join(HERE, cfg["paths"]["work"], "results_export.json"), "w") as fh:
+        json.dump(info, fh, indent=1)
+
+
+def tf_log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
 def stage_export(cfg):
+    if oww(cfg):
+        return stage_export_oww(cfg)
     import onnx
     import onnxruntime as ort
     import soundfile as sf  # noqa: F401
@@ -478,6 +614,14 @@ def stage_export(cfg):
 def stage_report(cfg):
     w = os.path.join(HERE, cfg["paths"]["work"])
     out = {"note": "All numbers produced by models/digits/train.sh; see README.md for how each set is built."}
+    if oww(cfg):
+        out["front_end"] = (
+            "features.frontend = 'oww': frozen Google speech_embedding front end from the PyPI wheel "
+            "openwakeword==0.4.0 (Apache-2.0; resources/models/melspectrogram.onnx + embedding_model.onnx, "
+            "not trained, not shipped in models/digits.onnx): audio*32767 -> melspectrogram -> x/10+2 -> 76-frame "
+            f"windows step 8 -> [{cfg['head']['T']},96] embeddings; models/digits.onnx is only the CTC head "
+            f"[1,{cfg['head']['T']},96] -> [1,{cfg['head']['T']},11], one step per 80 ms. "
+            "'previous_logmel_cnn' holds the numbers of the previous from-scratch log-mel CNN for comparison.")
     for fn in sorted(os.listdir(w)):
         if fn.startswith("results_") and fn.endswith(".json"):
             with open(os.path.join(w, fn)) as f:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Reproduce the spoken-digit model end to end:
 #   venv -> TTS synthesis -> evaluation model(s) -> shipped model -> models/digits.onnx -> results.json
-# Usage: models/digits/train.sh [--second-fold]     (needs python3.11+, Debian TTS packages, ~50 min on 2 busy cores)
+# Usage: models/digits/train.sh [--second-fold]     (needs python3.11+, Debian TTS packages, ~100 min on 2 busy cores)
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
@@ -13,6 +13,10 @@ done
 
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
+  .venv/bin/pip install --no-deps --only-binary=:all: -r requirements.txt
+fi
+# venvs made before openwakeword (frozen front end, emb.py) was pinned: bring them up to date
+if ! .venv/bin/python -c 'import importlib.util,sys; sys.exit(importlib.util.find_spec("openwakeword") is None)'; then
   .venv/bin/pip install --no-deps --only-binary=:all: -r requirements.txt
 fi
 export PYTHONPATH=. TF_CPP_MIN_LOG_LEVEL=2 OPENBLAS_NUM_THREADS=1
