@@ -23,7 +23,8 @@ cp -r bindings/kotlin/generated/. "$MODULE/src/main/kotlin/generated/"
 # The models ship as app assets: LivenessEngine.fromBytes(...) reads them from AssetManager.
 mkdir -p "$MODULE/src/main/assets/models"
 cp models/face_detection_short_range.onnx models/face_landmark.onnx models/iris_landmark.onnx \
-    models/silero_vad_16k.onnx models/digits.onnx \
+    models/silero_vad_16k.onnx models/speech_melspectrogram.onnx models/speech_embedding.onnx \
+    models/digits.onnx \
     "$MODULE/src/main/assets/models/"
 (cd bindings/android && ./gradlew :livecheck:assembleRelease 2>/dev/null || gradle :livecheck:assembleRelease)
 ls -l "$MODULE/build/outputs/aar/"

@@ -353,10 +353,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
         .digits_model
         .clone()
         .unwrap_or_else(|| opts.models.join(livecheck::models::files::DIGITS));
-    let model = DigitModel::load(
-        &std::fs::read(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?,
-    )
-    .map_err(|e| e.to_string())?;
+    let mut bytes = livecheck::ModelSet::from_dir(&opts.models)
+        .map_err(|e| e.to_string())?
+        .digits
+        .ok_or("no digit model in the models directory")?;
+    bytes.head =
+        std::fs::read(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?;
+    let model = DigitModel::load(&bytes).map_err(|e| e.to_string())?;
     let rec = Recogniser {
         vad: vad.clone(),
         model,

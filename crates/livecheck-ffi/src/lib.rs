@@ -56,14 +56,14 @@ impl LivenessEngine {
 
     /// Loads the models from their ONNX bytes (hosts that ship models as app assets): the
     /// BlazeFace short-range detector, the face mesh, the iris model and optionally the
-    /// Silero VAD and the digit model (both needed by the digits challenge).
+    /// Silero VAD and the digit recogniser's three models (both needed by the digits challenge).
     #[uniffi::constructor]
     pub fn from_bytes(
         detector: &[u8],
         mesh: &[u8],
         iris: &[u8],
         vad: Option<Vec<u8>>,
-        digits: Option<Vec<u8>>,
+        digits: Option<livecheck::audio::DigitModelBytes>,
     ) -> Result<Arc<Self>> {
         guard(|| {
             let models = ModelSet {

@@ -70,7 +70,7 @@ impl Engine {
                 .transpose()?,
             digits: models
                 .digits
-                .as_deref()
+                .as_ref()
                 .map(audio::DigitModel::load)
                 .transpose()?,
         })

@@ -21,8 +21,12 @@ pub mod files {
     pub const IRIS: &str = "iris_landmark.onnx";
     /// Silero voice activity detector (16 kHz, stateful).
     pub const VAD: &str = "silero_vad_16k.onnx";
-    /// The project's spoken-digit CTC model (committed, trained by `models/digits/train.sh`).
+    /// The project's spoken-digit CTC head (committed, trained by `models/digits/train.sh`).
     pub const DIGITS: &str = "digits.onnx";
+    /// Log-mel front end of the speech embedding (openWakeWord).
+    pub const SPEECH_MEL: &str = "speech_melspectrogram.onnx";
+    /// Pretrained speech embedding (Google speech_embedding via openWakeWord).
+    pub const SPEECH_EMBEDDING: &str = "speech_embedding.onnx";
 }
 
 /// The raw bytes of every model livecheck runs.
@@ -36,8 +40,8 @@ pub struct ModelSet {
     pub iris: Vec<u8>,
     /// Silero VAD ONNX bytes (optional: only the audio checks need it).
     pub vad: Option<Vec<u8>>,
-    /// Spoken-digit ONNX bytes (optional: only the digits challenge needs it).
-    pub digits: Option<Vec<u8>>,
+    /// The digit recogniser's three models (optional: only the digits challenge needs them).
+    pub digits: Option<crate::audio::DigitModelBytes>,
 }
 
 impl std::fmt::Debug for ModelSet {
@@ -47,14 +51,14 @@ impl std::fmt::Debug for ModelSet {
             .field("mesh_bytes", &self.mesh.len())
             .field("iris_bytes", &self.iris.len())
             .field("vad_bytes", &self.vad.as_ref().map(Vec::len))
-            .field("digits_bytes", &self.digits.as_ref().map(Vec::len))
+            .field("digits", &self.digits)
             .finish()
     }
 }
 
 impl ModelSet {
-    /// Reads every model from `dir` (file names in [`files`]); the VAD and the digit model
-    /// only if their files exist.
+    /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists,
+    /// the digit recogniser's three files only if the head (`digits.onnx`) exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let optional = |name: &str| {
@@ -70,7 +74,14 @@ impl ModelSet {
             mesh: read(dir.join(files::MESH))?,
             iris: read(dir.join(files::IRIS))?,
             vad: optional(files::VAD)?,
-            digits: optional(files::DIGITS)?,
+            digits: match optional(files::DIGITS)? {
+                Some(head) => Some(crate::audio::DigitModelBytes {
+                    melspectrogram: read(dir.join(files::SPEECH_MEL))?,
+                    embedding: read(dir.join(files::SPEECH_EMBEDDING))?,
+                    head,
+                }),
+                None => None,
+            },
         })
     }
 }

@@ -1,19 +1,32 @@
-//! Spoken digits: the project's own CTC model (`models/digits.onnx`, trained by
-//! `models/digits/train.sh`) turns 16 kHz speech into a digit string with per-digit times and
-//! confidences, in English and Mandarin alike (零 and "zero" are the same class).
+//! Spoken digits: 16 kHz speech → a digit string with per-digit times and confidences, in
+//! English and Mandarin alike (零 and "zero" are the same class).
 //!
-//! The model reads fixed 6 s windows. [`recognise`] places windows on the speech the VAD found
+//! Three models in a row, on fixed 6 s windows:
+//! 1. `speech_melspectrogram.onnx` (from PyPI `openwakeword==0.4.0`): 32-band log-mel, 10 ms
+//!    hop, input in 16-bit scale; then `x / 10 + 2` as openWakeWord does;
+//! 2. `speech_embedding.onnx` (same wheel: Google's pretrained speech embedding, trained on a
+//!    large multi-speaker corpus): one 96-d vector per 76 mel frames, every 8 frames (80 ms);
+//! 3. `digits.onnx`, the project's own CTC head (trained by `models/digits/train.sh` on those
+//!    embeddings): log-probabilities of blank and the ten digits per 80 ms step.
+//!
+//! [`recognise`] places windows on the speech the VAD found
 //! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
 //! runs the model on each and decodes: CTC prefix beam search for the digit string (summing
 //! over alignments), then the most likely alignment of that string for each digit's times.
 //!
 //! ```no_run
-//! use livecheck::audio::{self, digits::{self, DigitModel}, vad::{Vad, VadConfig, VadModel}};
+//! use livecheck::audio::{self, digits::{self, DigitModel, DigitModelBytes}};
+//! use livecheck::audio::vad::{Vad, VadConfig, VadModel};
 //! # fn main() -> livecheck::Result<()> {
 //! let pcm = audio::wav::read_path("take.wav")?.to_16k();
 //! let vad = VadModel::load(&std::fs::read("models/silero_vad_16k.onnx").unwrap())?;
 //! let speech = Vad::new(&vad, VadConfig::default())?.detect(&pcm.samples)?;
-//! let model = DigitModel::load(&std::fs::read("models/digits.onnx").unwrap())?;
+//! let read = |f: &str| std::fs::read(format!("models/{f}")).unwrap();
+//! let model = DigitModel::load(&DigitModelBytes {
+//!     melspectrogram: read("speech_melspectrogram.onnx"),
+//!     embedding: read("speech_embedding.onnx"),
+//!     head: read("digits.onnx"),
+//! })?;
 //! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
 //! println!("{}", heard.digits);
 //! # Ok(()) }
@@ -25,37 +38,99 @@ use crate::models::Model;
 
 /// Samples in one model window (6 s at 16 kHz).
 pub const WINDOW: usize = 96_000;
-/// Output steps per window.
-pub const STEPS: usize = 150;
+/// Mel frames of one window (512-sample frames, 160 hop) and bands per frame.
+const MEL_FRAMES: usize = 597;
+const MEL_BANDS: usize = 32;
+/// Mel frames per embedding, and the hop between embeddings.
+const EMBED_FRAMES: usize = 76;
+const EMBED_HOP: usize = 8;
+/// Size of one embedding.
+const EMBED_DIM: usize = 96;
+/// Output steps per window (one per embedding).
+pub const STEPS: usize = (MEL_FRAMES - EMBED_FRAMES) / EMBED_HOP + 1;
 /// Output classes: 0 is the CTC blank, `d + 1` is digit `d`.
 pub const CLASSES: usize = 11;
-/// Audio per output step, ms.
-pub const STEP_MS: f64 = WINDOW as f64 * 1000.0 / TARGET_RATE as f64 / STEPS as f64;
+/// Time between output steps, ms.
+pub const STEP_MS: f64 = (EMBED_HOP * 160) as f64 * 1000.0 / TARGET_RATE as f64;
+/// Start of step 0's slot, ms: each step sees 782 ms of audio ((76 − 1) × 160 + 512 samples)
+/// centred 391 ms after its first sample; its `STEP_MS` slot is centred there.
+const STEP_OFFSET_MS: f64 = 391.0 - STEP_MS / 2.0;
 /// Silence kept before and after the speech in a window, ms.
 const MARGIN_MS: i64 = 250;
 
-/// The loaded digit model, optimised and runnable. Cheap to clone.
+/// The three digit models' ONNX bytes.
+#[derive(Clone, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct DigitModelBytes {
+    /// `speech_melspectrogram.onnx`.
+    pub melspectrogram: Vec<u8>,
+    /// `speech_embedding.onnx`.
+    pub embedding: Vec<u8>,
+    /// `digits.onnx` (the CTC head).
+    pub head: Vec<u8>,
+}
+
+impl std::fmt::Debug for DigitModelBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DigitModelBytes")
+            .field("melspectrogram_bytes", &self.melspectrogram.len())
+            .field("embedding_bytes", &self.embedding.len())
+            .field("head_bytes", &self.head.len())
+            .finish()
+    }
+}
+
+/// The loaded digit models, optimised and runnable. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct DigitModel {
-    model: Model,
+    melspectrogram: Model,
+    embedding: Model,
+    head: Model,
 }
 
 impl DigitModel {
-    /// Loads `digits.onnx` bytes and checks its shapes (`[1, 96000]` in, `[1, 150, 11]` out).
-    pub fn load(bytes: &[u8]) -> Result<Self> {
+    /// Loads the three models and checks their shapes (`[1, 96000]` audio → `[597, 32]` mel;
+    /// `[66, 76, 32, 1]` → `[66, 96]` embeddings; `[1, 66, 96]` → `[1, 66, 11]`).
+    pub fn load(bytes: &DigitModelBytes) -> Result<Self> {
         Ok(DigitModel {
-            model: Model::load("digits", bytes, &[&[1, WINDOW]], &[STEPS * CLASSES])?,
+            melspectrogram: Model::load(
+                "speech_melspectrogram",
+                &bytes.melspectrogram,
+                &[&[1, WINDOW]],
+                &[MEL_FRAMES * MEL_BANDS],
+            )?,
+            embedding: Model::load(
+                "speech_embedding",
+                &bytes.embedding,
+                &[&[STEPS, EMBED_FRAMES, MEL_BANDS, 1]],
+                &[STEPS * EMBED_DIM],
+            )?,
+            head: Model::load(
+                "digits",
+                &bytes.head,
+                &[&[1, STEPS, EMBED_DIM]],
+                &[STEPS * CLASSES],
+            )?,
         })
     }
 
     /// Log-probabilities per step of one window: `samples` (16 kHz, at most [`WINDOW`]) are
-    /// zero-padded at the end; steps after the audio are dropped.
+    /// zero-padded at the end; steps that start after the audio are dropped.
     pub fn log_probs(&self, samples: &[f32]) -> Result<Vec<[f32; CLASSES]>> {
         let n = samples.len().min(WINDOW);
         let mut input = vec![0.0f32; WINDOW];
-        input[..n].copy_from_slice(&samples[..n]);
-        let out = self.model.run(&[&input])?.remove(0);
-        let used = (n * STEPS).div_ceil(WINDOW);
+        for (i, s) in input.iter_mut().zip(&samples[..n]) {
+            *i = s * 32767.0;
+        }
+        let mel = self.melspectrogram.run(&[&input])?.remove(0);
+        let mut windows = Vec::with_capacity(STEPS * EMBED_FRAMES * MEL_BANDS);
+        for t in 0..STEPS {
+            let rows = &mel[t * EMBED_HOP * MEL_BANDS..(t * EMBED_HOP + EMBED_FRAMES) * MEL_BANDS];
+            windows.extend(rows.iter().map(|v| v / 10.0 + 2.0));
+        }
+        let embeddings = self.embedding.run(&[&windows])?.remove(0);
+        let out = self.head.run(&[&embeddings])?.remove(0);
+        let used = n.div_ceil(EMBED_HOP * 160).min(STEPS);
         Ok(out
             .chunks_exact(CLASSES)
             .take(used)
@@ -173,7 +248,7 @@ pub fn decode(steps: &[[f32; CLASSES]], start_ms: f64) -> Vec<DigitSegment> {
         .into_iter()
         .zip(&labels)
         .map(|((first, last, confidence), &label)| {
-            let at = |t: usize| (start_ms + t as f64 * STEP_MS).round() as i64;
+            let at = |t: usize| (start_ms + STEP_OFFSET_MS + t as f64 * STEP_MS).round() as i64;
             DigitSegment {
                 digit: (label - 1) as u8,
                 start_ms: at(first),
@@ -379,7 +454,8 @@ mod tests {
         let d = decode(&steps, 1000.0);
         let text: String = d.iter().map(|s| char::from(b'0' + s.digit)).collect();
         assert_eq!(text, "4882");
-        assert_eq!((d[0].start_ms, d[0].end_ms), (1040, 1120));
+        assert_eq!((d[0].start_ms, d[0].end_ms), (1431, 1591));
+        assert_eq!(STEPS, 66);
         assert!((d[0].confidence - 0.8).abs() < 1e-5);
         assert!((d[3].confidence - 0.55).abs() < 1e-5);
     }

@@ -22,7 +22,7 @@ pub mod stream;
 pub mod vad;
 pub mod wav;
 
-pub use digits::{DigitModel, DigitSegment, Recognition};
+pub use digits::{DigitModel, DigitModelBytes, DigitSegment, Recognition};
 pub use envelope::Envelope;
 pub use stream::{AudioBuffer, AudioBufferConfig};
 pub use vad::{SpeechSegment, Vad, VadConfig, VadModel};

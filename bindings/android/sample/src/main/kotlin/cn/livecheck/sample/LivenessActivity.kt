@@ -20,6 +20,7 @@ import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import cn.livecheck.LivenessEngine
 import cn.livecheck.SessionOptions
+import cn.livecheck.core.DigitModelBytes
 import cn.livecheck.core.Language
 import cn.livecheck.seedFromNonce
 import java.nio.ByteBuffer
@@ -124,8 +125,12 @@ class LivenessActivity : AppCompatActivity() {
                     asset("face_detection_short_range.onnx"),
                     asset("face_landmark.onnx"),
                     asset("iris_landmark.onnx"),
-                    bytes("silero_vad_16k.onnx"), // the VAD and the digit model: digits challenge
-                    bytes("digits.onnx"),
+                    bytes("silero_vad_16k.onnx"), // the VAD and the digit models: digits challenge
+                    DigitModelBytes(
+                        bytes("speech_melspectrogram.onnx"),
+                        bytes("speech_embedding.onnx"),
+                        bytes("digits.onnx"),
+                    ),
                 ).also { engine = it }
             }
     }
