@@ -86,6 +86,53 @@ impl ModelSet {
     }
 }
 
+/// Parses ONNX bytes into the protobuf model (`name` appears in errors).
+pub fn parse(name: &'static str, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
+    tract_onnx::onnx()
+        .proto_model_for_read(&mut &bytes[..])
+        .map_err(|e| Error::BadModel {
+            name,
+            reason: format!("{e:#}"),
+        })
+}
+
+/// Replaces the value of the one int64 initializer equal to `from` (a Reshape target, say)
+/// with `to`. Errors when no initializer or several hold `from`.
+pub fn patch_int64(
+    name: &'static str,
+    proto: &mut tract_onnx::pb::ModelProto,
+    from: &[i64],
+    to: &[i64],
+) -> Result<()> {
+    const INT64: i32 = 7;
+    let bad = |reason: String| Error::BadModel { name, reason };
+    let graph = proto.graph.as_mut().ok_or_else(|| bad("no graph".into()))?;
+    let values = |t: &tract_onnx::pb::TensorProto| -> Vec<i64> {
+        if t.raw_data.is_empty() {
+            t.int64_data.clone()
+        } else {
+            t.raw_data
+                .chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+                .collect()
+        }
+    };
+    let mut hits = graph
+        .initializer
+        .iter_mut()
+        .filter(|t| t.data_type == INT64 && values(t) == from);
+    let t = hits
+        .next()
+        .ok_or_else(|| bad(format!("no int64 initializer {from:?} to patch")))?;
+    t.dims = vec![to.len() as i64];
+    t.int64_data.clear();
+    t.raw_data = to.iter().flat_map(|v| v.to_le_bytes()).collect();
+    if hits.next().is_some() {
+        return Err(bad(format!("several int64 initializers are {from:?}")));
+    }
+    Ok(())
+}
+
 fn read(path: PathBuf) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|source| Error::ModelMissing { path, source })
 }
@@ -108,12 +155,22 @@ impl Model {
         input_shapes: &[&[usize]],
         output_lens: &[usize],
     ) -> Result<Self> {
+        Self::from_proto(name, &parse(name, bytes)?, input_shapes, output_lens)
+    }
+
+    /// As [`Model::load`], from a parsed (possibly patched, see [`patch_int64`]) ONNX proto.
+    pub fn from_proto(
+        name: &'static str,
+        proto: &tract_onnx::pb::ModelProto,
+        input_shapes: &[&[usize]],
+        output_lens: &[usize],
+    ) -> Result<Self> {
         let bad = |e: TractError| Error::BadModel {
             name,
             reason: format!("{e:#}"),
         };
         let mut model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
+            .model_for_proto_model(proto)
             .map_err(bad)?;
         if model.inputs.len() != input_shapes.len() {
             return Err(Error::BadModel {

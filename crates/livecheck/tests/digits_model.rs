@@ -93,3 +93,19 @@ fn the_whole_chain_from_audio_matches_the_reference() {
         "3619"
     );
 }
+
+#[test]
+fn patching_a_reshape_that_is_not_there_is_a_typed_error() {
+    let Some(dir) = common::models_dir() else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join(livecheck::models::files::SPEECH_MEL)).unwrap();
+    let mut proto = livecheck::models::parse("speech_melspectrogram", &bytes).unwrap();
+    let e =
+        livecheck::models::patch_int64("speech_melspectrogram", &mut proto, &[-1, 1, 76, 34], &[1])
+            .unwrap_err();
+    assert!(
+        matches!(&e, livecheck::Error::BadModel { reason, .. } if reason.contains("no int64 initializer")),
+        "{e}"
+    );
+}
