@@ -970,6 +970,85 @@ public func FfiConverterTypeBestFrame_lower(_ value: BestFrame) -> RustBuffer {
 
 
 /**
+ * The three digit models' ONNX bytes.
+ */
+public struct DigitModelBytes: Equatable, Hashable {
+    /**
+     * `speech_melspectrogram.onnx`.
+     */
+    public var melspectrogram: Data
+    /**
+     * `speech_embedding.onnx`.
+     */
+    public var embedding: Data
+    /**
+     * `digits.onnx` (the CTC head).
+     */
+    public var head: Data
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * `speech_melspectrogram.onnx`.
+         */melspectrogram: Data, 
+        /**
+         * `speech_embedding.onnx`.
+         */embedding: Data, 
+        /**
+         * `digits.onnx` (the CTC head).
+         */head: Data) {
+        self.melspectrogram = melspectrogram
+        self.embedding = embedding
+        self.head = head
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension DigitModelBytes: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeDigitModelBytes: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DigitModelBytes {
+        return
+            try DigitModelBytes(
+                melspectrogram: FfiConverterData.read(from: &buf), 
+                embedding: FfiConverterData.read(from: &buf), 
+                head: FfiConverterData.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: DigitModelBytes, into buf: inout [UInt8]) {
+        FfiConverterData.write(value.melspectrogram, into: &buf)
+        FfiConverterData.write(value.embedding, into: &buf)
+        FfiConverterData.write(value.head, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDigitModelBytes_lift(_ buf: RustBuffer) throws -> DigitModelBytes {
+    return try FfiConverterTypeDigitModelBytes.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeDigitModelBytes_lower(_ value: DigitModelBytes) -> RustBuffer {
+    return FfiConverterTypeDigitModelBytes.lower(value)
+}
+
+
+/**
  * One recognised digit.
  */
 public struct DigitSegment: Equatable, Hashable {
@@ -1259,6 +1338,11 @@ public struct Reading: Equatable, Hashable {
      */
     public var recognised: String
     /**
+     * How well the audio supports the challenge against what was heard (0 when they match;
+     * see [`DigitsConfig::min_support`]).
+     */
+    public var support: Float
+    /**
      * The language of the prompt.
      */
     public var language: Language
@@ -1294,6 +1378,10 @@ public struct Reading: Equatable, Hashable {
          * The digits heard ("" when none).
          */recognised: String, 
         /**
+         * How well the audio supports the challenge against what was heard (0 when they match;
+         * see [`DigitsConfig::min_support`]).
+         */support: Float, 
+        /**
          * The language of the prompt.
          */language: Language, 
         /**
@@ -1314,6 +1402,7 @@ public struct Reading: Equatable, Hashable {
          */sync: SyncResult) {
         self.challenge = challenge
         self.recognised = recognised
+        self.support = support
         self.language = language
         self.digits = digits
         self.speech = speech
@@ -1340,6 +1429,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
             try Reading(
                 challenge: FfiConverterString.read(from: &buf), 
                 recognised: FfiConverterString.read(from: &buf), 
+                support: FfiConverterFloat.read(from: &buf), 
                 language: FfiConverterTypeLanguage.read(from: &buf), 
                 digits: FfiConverterSequenceTypeDigitSegment.read(from: &buf), 
                 speech: FfiConverterSequenceTypeSpeechSegment.read(from: &buf), 
@@ -1352,6 +1442,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
     public static func write(_ value: Reading, into buf: inout [UInt8]) {
         FfiConverterString.write(value.challenge, into: &buf)
         FfiConverterString.write(value.recognised, into: &buf)
+        FfiConverterFloat.write(value.support, into: &buf)
         FfiConverterTypeLanguage.write(value.language, into: &buf)
         FfiConverterSequenceTypeDigitSegment.write(value.digits, into: &buf)
         FfiConverterSequenceTypeSpeechSegment.write(value.speech, into: &buf)

@@ -703,9 +703,9 @@ open class LivenessEngine: LivenessEngineProtocol, @unchecked Sendable {
     /**
      * Loads the models from their ONNX bytes (hosts that ship models as app assets): the
      * BlazeFace short-range detector, the face mesh, the iris model and optionally the
-     * Silero VAD and the digit model (both needed by the digits challenge).
+     * Silero VAD and the digit recogniser's three models (both needed by the digits challenge).
      */
-public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?, digits: Data?)throws  -> LivenessEngine  {
+public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?, digits: DigitModelBytes?)throws  -> LivenessEngine  {
     return try  FfiConverterTypeLivenessEngine_lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
         uniffiCallStatus in
         FfiConverterByRefBytes.lower(detector) { detectorFb in
@@ -716,7 +716,7 @@ public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?,
         meshFb,
         irisFb,
         FfiConverterOptionData.lower(vad),
-        FfiConverterOptionData.lower(digits),uniffiCallStatus
+        FfiConverterOptionTypeDigitModelBytes.lower(digits),uniffiCallStatus
     )
         }
         }
@@ -1877,6 +1877,30 @@ fileprivate struct FfiConverterOptionTypeBestFrame: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeDigitModelBytes: FfiConverterRustBuffer {
+    typealias SwiftType = DigitModelBytes?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeDigitModelBytes.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeDigitModelBytes.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeOvalFit: FfiConverterRustBuffer {
     typealias SwiftType = OvalFit?
 
@@ -2183,7 +2207,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_frame() != 27211) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 2236) {
+    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 53134) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_dir() != 23551) {
