@@ -129,7 +129,7 @@ fn delayed_audio_is_tracked_then_loses_confidence() {
     };
     let config = SyncConfig::default();
     let mut mean_at = Vec::new();
-    for delay_ms in [0i64, 100, 300, 500] {
+    for delay_ms in [0i64, 60, 300, 500] {
         let mut line = format!("audio delayed {delay_ms:>3} ms:");
         let (mut in_sync, mut sum) = (0, 0.0);
         for c in clips {
@@ -149,7 +149,9 @@ fn delayed_audio_is_tracked_then_loses_confidence() {
             in_sync += r.in_sync as usize;
             sum += r.confidence;
             line += &format!(" {:.2}({:+4})", r.confidence, r.offset_ms);
-            if delay_ms <= 100 {
+            // The plausible window (-60..=+100 ms) holds the true pairs' own offsets (-30..=+40)
+            // plus up to 60 ms of capture skew between the host's audio and video clocks.
+            if delay_ms <= 60 {
                 assert!(r.in_sync, "{} delayed {delay_ms}: {r:?}", c.name);
                 assert!(
                     (r.offset_ms as i64 - delay_ms).abs() <= 60,
