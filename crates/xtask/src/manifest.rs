@@ -175,7 +175,18 @@ mod tests {
     fn repository_manifest_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/models.toml");
         let m = Manifest::load(&path).unwrap();
-        assert_eq!(m.models.len(), 4);
+        let files: Vec<&str> = m.models.iter().map(|m| m.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "face_detection_short_range.onnx",
+                "face_landmark.onnx",
+                "iris_landmark.onnx",
+                "silero_vad_16k.onnx",
+                "speech_melspectrogram.onnx",
+                "speech_embedding.onnx",
+            ]
+        );
         for model in &m.models {
             assert!(!model.inputs.is_empty() && !model.outputs.is_empty());
         }
