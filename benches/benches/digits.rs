@@ -8,27 +8,17 @@
 //! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
 //! - `check`: all three, as the session runs them.
 
-use std::path::{Path, PathBuf};
-
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::audio::digits::recognise;
 use livecheck::audio::vad::{Vad, VadConfig};
 use livecheck::sync::{check_sync, SyncConfig};
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use livecheck_benches::{root, shared_data};
 
 fn bench(c: &mut Criterion) {
-    let data = root().join("../shared/data/grid_lipnet");
-    if !data.exists() {
-        eprintln!(
-            "SKIPPED: {} not found (the project's ../shared/data)",
-            data.display()
-        );
+    let Some(data) = shared_data("grid_lipnet") else {
         return;
-    }
+    };
     let engine = Engine::load(&ModelSet::from_dir(root().join("models")).expect("models"))
         .expect("models load");
     let (vad, model) = (

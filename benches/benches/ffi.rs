@@ -14,51 +14,17 @@
 //! pointer and a length, and serialising the `Feedback` record into a RustBuffer) and the
 //! foreign side (JNA / ctypes / Swift).
 
-use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat, SessionConfig};
+use livecheck_benches::{real_frame, root, to_nv21};
 use livecheck_ffi::{guard, Feedback, LivenessEngine, SessionOptions};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The first frame of a real 640x480 webcam clip (FOCUS blink set) as NV21 (BT.601 full
-/// range), as an Android camera delivers it.
+/// The first frame of a real 640x480 webcam clip (FOCUS blink set) as NV21.
 fn nv21_frame() -> Option<(u32, u32, Vec<u8>)> {
-    let clip = root().join("../shared/data/focus_blink/h264/mahie_test_1.mp4");
-    if !clip.exists() {
-        eprintln!(
-            "SKIPPED: {} not found (the project's ../shared/data)",
-            clip.display()
-        );
-        return None;
-    }
-    let f = livecheck_media::VideoReader::open(&clip)
-        .ok()?
-        .next()?
-        .ok()?;
-    let (w, h) = (f.width as usize, f.height as usize);
-    let mut out = vec![0u8; w * h * 3 / 2];
-    for y in 0..h {
-        for x in 0..w {
-            let p = &f.data[(y * w + x) * 3..][..3];
-            let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
-            out[y * w + x] = (0.299 * r + 0.587 * g + 0.114 * b)
-                .round()
-                .clamp(0.0, 255.0) as u8;
-            if x % 2 == 0 && y % 2 == 0 {
-                let u = -0.168_736 * r - 0.331_264 * g + 0.5 * b + 128.0;
-                let v = 0.5 * r - 0.418_688 * g - 0.081_312 * b + 128.0;
-                let i = w * h + (y / 2) * w + x;
-                out[i] = v.round().clamp(0.0, 255.0) as u8;
-                out[i + 1] = u.round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    Some((f.width, f.height, out))
+    let f = real_frame()?;
+    Some((f.width, f.height, to_nv21(&f)))
 }
 
 /// Long enough that the attempt never times out while criterion iterates.

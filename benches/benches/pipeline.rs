@@ -9,53 +9,14 @@
 //! - `model_only/*`: tract inference alone on the stored reference inputs, the side-by-side
 //!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::frame::{Border, Normalize};
 use livecheck::models::Model;
 use livecheck::vision::landmarks::idx;
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The first frame of a real 640x480 webcam clip (FOCUS blink set).
-fn real_frame() -> Option<livecheck_media::RgbFrame> {
-    let clip = root().join("../shared/data/focus_blink/h264/mahie_test_1.mp4");
-    if !clip.exists() {
-        eprintln!(
-            "SKIPPED: {} not found (the project's ../shared/data)",
-            clip.display()
-        );
-        return None;
-    }
-    livecheck_media::VideoReader::open(&clip).ok()?.next()?.ok()
-}
-
-/// RGB24 → NV21 (BT.601 full range), as an Android camera delivers it.
-fn to_nv21(f: &livecheck_media::RgbFrame) -> Vec<u8> {
-    let (w, h) = (f.width as usize, f.height as usize);
-    let mut out = vec![0u8; w * h * 3 / 2];
-    for y in 0..h {
-        for x in 0..w {
-            let p = &f.data[(y * w + x) * 3..][..3];
-            let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
-            out[y * w + x] = (0.299 * r + 0.587 * g + 0.114 * b)
-                .round()
-                .clamp(0.0, 255.0) as u8;
-            if x % 2 == 0 && y % 2 == 0 {
-                let u = -0.168_736 * r - 0.331_264 * g + 0.5 * b + 128.0;
-                let v = 0.5 * r - 0.418_688 * g - 0.081_312 * b + 128.0;
-                let i = w * h + (y / 2) * w + x;
-                out[i] = v.round().clamp(0.0, 255.0) as u8;
-                out[i + 1] = u.round().clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-    out
-}
+use livecheck_benches::{real_frame, root, to_nv21};
 
 fn stages(c: &mut Criterion) {
     let models = root().join("models");
