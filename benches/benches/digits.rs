@@ -10,7 +10,6 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::audio::digits::recognise;
-use livecheck::audio::vad::{Vad, VadConfig};
 use livecheck::sync::{check_sync, SyncConfig};
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
 use livecheck_benches::{root, shared_data};
@@ -37,22 +36,12 @@ fn bench(c: &mut Criterion) {
             mouth.push((f.t_ms, face.mouth_open));
         }
     }
-    let speech = Vad::new(vad, VadConfig::default())
-        .unwrap()
-        .detect(&audio)
-        .unwrap();
+    let speech = vad.speech(&audio).unwrap();
     let sync = SyncConfig::default();
 
     let mut g = c.benchmark_group("digits");
     g.sample_size(30);
-    g.bench_function("vad", |b| {
-        b.iter(|| {
-            Vad::new(vad, VadConfig::default())
-                .unwrap()
-                .detect(&audio)
-                .unwrap()
-        })
-    });
+    g.bench_function("vad", |b| b.iter(|| vad.speech(&audio).unwrap()));
     g.bench_function("recognise", |b| {
         b.iter(|| recognise(model, &audio, Some(&speech)).unwrap())
     });
@@ -61,10 +50,7 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("check", |b| {
         b.iter(|| {
-            let speech = Vad::new(vad, VadConfig::default())
-                .unwrap()
-                .detect(&audio)
-                .unwrap();
+            let speech = vad.speech(&audio).unwrap();
             let heard = recognise(model, &audio, Some(&speech)).unwrap();
             let s = check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap();
             (heard, s)

@@ -5,7 +5,6 @@
 //! confidence}], speech:[[start_ms, end_ms], …], lang}`.
 
 use livecheck::audio::digits;
-use livecheck::audio::vad::{Vad, VadConfig};
 use livecheck::audio::wav;
 use livecheck::error::Error;
 use livecheck::models::files;
@@ -29,9 +28,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let vad_model = engine.vad().ok_or_else(|| missing(files::VAD))?;
     let model = engine.digits().ok_or_else(|| missing(files::DIGITS))?;
     let pcm = wav::read_path(path).map_err(|e| e.to_string())?.to_16k();
-    let speech = Vad::new(vad_model, VadConfig::default())
-        .and_then(|mut v| v.detect(&pcm.samples))
-        .map_err(|e| e.to_string())?;
+    let speech = vad_model.speech(&pcm.samples).map_err(|e| e.to_string())?;
     let heard = digits::recognise(model, &pcm.samples, Some(&speech)).map_err(|e| e.to_string())?;
     let r3 = |x: f32| (x as f64 * 1000.0).round() / 1000.0;
     if args.json {

@@ -5,7 +5,6 @@
 //! Speech segments come from the Silero VAD when the models directory has it, else the whole
 //! audio is used. Audio and video both start at 0 ms.
 
-use livecheck::audio::vad::{Vad, VadConfig};
 use livecheck::audio::wav;
 use livecheck::sync::{check_sync, SyncConfig};
 use serde_json::json;
@@ -43,11 +42,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
 
     let speech = match engine.vad() {
-        Some(model) => Some(
-            Vad::new(model, VadConfig::default())
-                .and_then(|mut v| v.detect(&pcm.samples))
-                .map_err(|e| e.to_string())?,
-        ),
+        Some(model) => Some(model.speech(&pcm.samples).map_err(|e| e.to_string())?),
         None => None,
     };
     let result = check_sync(

@@ -82,17 +82,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         report.insert("sessions".into(), s);
     }
 
-    println!("{}", table.join("\n"));
-    let doc = Value::Object(report);
-    println!("{doc}");
-    if let Some(out) = &opts.json_out {
-        std::fs::write(
-            out,
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
-        )
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    }
-    Ok(())
+    crate::print_report(opts, &table, report)
 }
 
 /// All events of one detector over a series.

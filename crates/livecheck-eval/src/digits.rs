@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use livecheck::audio::digits::{self, DigitModel, Recognition};
-use livecheck::audio::vad::{Vad, VadConfig, VadModel};
+use livecheck::audio::vad::VadModel;
 use livecheck::audio::{wav, SpeechSegment};
 use livecheck::sync::{check_sync, SyncConfig, SyncResult};
 use livecheck::{challenge, DigitsConfig, Engine, Language};
@@ -68,9 +68,7 @@ struct Recogniser {
 
 impl Recogniser {
     fn hear(&self, samples: &[f32]) -> Result<Recognition, String> {
-        let speech = Vad::new(&self.vad, VadConfig::default())
-            .and_then(|mut v| v.detect(samples))
-            .map_err(|e| e.to_string())?;
+        let speech = self.vad.speech(samples).map_err(|e| e.to_string())?;
         digits::recognise(&self.model, samples, Some(&speech)).map_err(|e| e.to_string())
     }
 }
@@ -308,9 +306,7 @@ fn sync(engine: &Engine, vad: &VadModel, data: &Path) -> Result<Value, String> {
             .filter_map(|m| Some((m.t_ms, m.face?.mouth_open)))
             .collect();
         let audio = read_16k(&data.join(format!("grid_lipnet/wav16k/{name}.wav")))?;
-        let speech = Vad::new(vad, VadConfig::default())
-            .and_then(|mut v| v.detect(&audio))
-            .map_err(|e| e.to_string())?;
+        let speech = vad.speech(&audio).map_err(|e| e.to_string())?;
         clips.push(Clip {
             mouth,
             audio,
@@ -415,17 +411,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         report.insert("sync".into(), v);
     }
 
-    println!("{}", table.join("\n"));
-    let doc = Value::Object(report);
-    println!("{doc}");
-    if let Some(out) = &opts.json_out {
-        std::fs::write(
-            out,
-            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
-        )
-        .map_err(|e| format!("{}: {e}", out.display()))?;
-    }
-    Ok(())
+    crate::print_report(opts, &table, report)
 }
 
 #[cfg(test)]

@@ -36,6 +36,25 @@ impl Options {
     }
 }
 
+/// Prints the Markdown `table` and the JSON `report`, and writes the JSON to `--json` if given.
+pub fn print_report(
+    opts: &Options,
+    table: &[String],
+    report: serde_json::Map<String, serde_json::Value>,
+) -> Result<(), String> {
+    println!("{}", table.join("\n"));
+    let doc = serde_json::Value::Object(report);
+    println!("{doc}");
+    if let Some(out) = &opts.json_out {
+        std::fs::write(
+            out,
+            serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n",
+        )
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    }
+    Ok(())
+}
+
 fn parse(args: &[String]) -> Result<(String, Options), String> {
     let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
     let mut opts = Options {

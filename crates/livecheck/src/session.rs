@@ -590,20 +590,11 @@ impl Machine {
     /// quality problem that spoils the measurements.
     fn usable(&self, obs: &Observation) -> Option<ObservedFace> {
         let max = self.config.action_max_angle;
+        // Every quality problem spoils the frame but pose and motion, which the actions cause.
+        let spoiled = obs.prompt.is_problem()
+            && !matches!(obs.prompt, Prompt::FaceScreen | Prompt::HoldStill);
         obs.face.filter(|f| {
-            obs.faces <= 1
-                && f.signals.yaw.abs() <= max
-                && f.signals.pitch.abs() <= max
-                && !matches!(
-                    obs.prompt,
-                    Prompt::NoFace
-                        | Prompt::SeveralFaces
-                        | Prompt::TooDark
-                        | Prompt::TooBright
-                        | Prompt::MoveCloser
-                        | Prompt::MoveBack
-                        | Prompt::CentreFace
-                )
+            obs.faces <= 1 && f.signals.yaw.abs() <= max && f.signals.pitch.abs() <= max && !spoiled
         })
     }
 

@@ -298,6 +298,16 @@ fn log_add(a: f64, b: f64) -> f64 {
     }
 }
 
+/// A prefix's (log P ending in blank, log P ending in its last label), impossible until set.
+fn slot(
+    beams: &mut std::collections::HashMap<Vec<usize>, (f64, f64)>,
+    prefix: Vec<usize>,
+) -> &mut (f64, f64) {
+    beams
+        .entry(prefix)
+        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY))
+}
+
 /// CTC prefix beam search: the label sequence (classes 1..) with the highest probability
 /// summed over its alignments, among the `beam` best prefixes kept at each step.
 pub fn beam_search(steps: &[[f32; CLASSES]], beam: usize) -> Vec<usize> {
@@ -309,33 +319,21 @@ pub fn beam_search(steps: &[[f32; CLASSES]], beam: usize) -> Vec<usize> {
         for (prefix, (pb, pnb)) in &beams {
             let total = log_add(*pb, *pnb);
             // blank: the prefix stays
-            let e = next
-                .entry(prefix.clone())
-                .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+            let e = slot(&mut next, prefix.clone());
             e.0 = log_add(e.0, total + step[0] as f64);
             for (c, &p) in step.iter().enumerate().skip(1) {
                 let p = p as f64;
-                if prefix.last() == Some(&c) {
-                    // the same label again without a blank merges into the prefix...
-                    let e = next
-                        .entry(prefix.clone())
-                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
+                let repeat = prefix.last() == Some(&c);
+                if repeat {
+                    // the same label again without a blank merges into the prefix
+                    let e = slot(&mut next, prefix.clone());
                     e.1 = log_add(e.1, pnb + p);
-                    // ...and after a blank it is a new, doubled digit
-                    let mut longer = prefix.clone();
-                    longer.push(c);
-                    let e = next
-                        .entry(longer)
-                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
-                    e.1 = log_add(e.1, pb + p);
-                } else {
-                    let mut longer = prefix.clone();
-                    longer.push(c);
-                    let e = next
-                        .entry(longer)
-                        .or_insert((f64::NEG_INFINITY, f64::NEG_INFINITY));
-                    e.1 = log_add(e.1, total + p);
                 }
+                // a new digit; a repeated one only after a blank
+                let mut longer = prefix.clone();
+                longer.push(c);
+                let e = slot(&mut next, longer);
+                e.1 = log_add(e.1, if repeat { *pb } else { total } + p);
             }
         }
         let mut all: Vec<_> = next.into_iter().collect();

@@ -254,6 +254,17 @@ mod tests {
         (m.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / m.len() as f64).sqrt()
     }
 
+    /// Largest difference between the middle half second of a 16 kHz signal and an ideal
+    /// 1 kHz sine of amplitude 1.
+    fn deviation_from_1khz(y: &[f32]) -> f32 {
+        let ideal = sine(1000.0, 16_000, 1.0);
+        y[4000..12000]
+            .iter()
+            .zip(&ideal[4000..12000])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max)
+    }
+
     fn db(ratio: f64) -> f64 {
         20.0 * ratio.log10()
     }
@@ -266,12 +277,7 @@ mod tests {
         let gain = db(mid_rms(&y) / mid_rms(&x));
         assert!(gain.abs() < 0.05, "1 kHz gain {gain:.3} dB");
         // And the waveform is where it should be: compare against an ideal 16 kHz sine.
-        let ideal = sine(1000.0, 16_000, 1.0);
-        let err = y[4000..12000]
-            .iter()
-            .zip(&ideal[4000..12000])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let err = deviation_from_1khz(&y);
         assert!(err < 2e-3, "max deviation from the ideal sine {err}");
     }
 
@@ -299,12 +305,7 @@ mod tests {
         let x = sine(1000.0, 8000, 1.0);
         let y = resample(&x, 8000, 16_000);
         assert_eq!(y.len(), 16_000);
-        let ideal = sine(1000.0, 16_000, 1.0);
-        let err = y[4000..12000]
-            .iter()
-            .zip(&ideal[4000..12000])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let err = deviation_from_1khz(&y);
         assert!(err < 2e-3, "max deviation {err}");
     }
 

@@ -62,6 +62,11 @@ impl VadModel {
         Ok(vad)
     }
 
+    /// The speech segments of a whole recording (16 kHz samples) with the default settings.
+    pub fn speech(&self, samples: &[f32]) -> Result<Vec<SpeechSegment>> {
+        Vad::new(self, VadConfig::default())?.detect(samples)
+    }
+
     /// One model step: speech probability of `input` (context + chunk) and the next state.
     fn step(&self, input: &[f32], state: &[f32]) -> Result<(f32, Vec<f32>)> {
         let mut out = self.model.run(&[input, state])?;
