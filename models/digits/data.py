@@ -52,6 +52,34 @@ def load_cmn(cfg):
     return src
 
 
+def load_debian(cfg):
+    """{speaker: source} for the real speakers provisioned by debian_voices.py (work/debian/<speaker>/).
+
+    One take per digit word ("oh" separate) and the speaker's own non-digit words, which are used as
+    that speaker's fillers (src["fillers"]). Missing directory -> {} (run debian_voices.py).
+    """
+    names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    root = path(cfg, "debian")
+    out = {}
+    for spk in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        d = os.path.join(root, spk)
+        if spk.startswith("_") or not os.path.isdir(os.path.join(d, "digits")):
+            continue
+        src = dict(id="debian_" + spk, lang="en", kind="real", words={}, phrases=[], fillers=[])
+        for p in sorted(glob.glob(os.path.join(d, "digits", "*.wav"))):
+            w = os.path.basename(p)[:-4]
+            x = load_wav16k(p)
+            src["words"].setdefault(w if w == "oh" else names[int(w)], []).append(trim_silence(x - x.mean(), rel_db=-40))
+        for p in sorted(glob.glob(os.path.join(d, "fillers", "*.wav"))):
+            w = os.path.basename(p)[:-4]
+            x = load_wav16k(p)
+            src["words"]["f_" + w] = [trim_silence(x - x.mean(), rel_db=-40)]
+            src["fillers"].append("f_" + w)
+        assert len([w for w in names if w in src["words"]]) == 10, (spk, sorted(src["words"]))
+        out[spk] = src
+    return out
+
+
 def load_tts(cfg):
     d = path(cfg, "tts")
     with open(os.path.join(d, "index.json")) as f:
@@ -117,7 +145,7 @@ def fillers(cfg, lang):
 def make_tokens(cfg, src, kind, rng):
     """kind: digits | filler | mixed -> (tokens, digits)."""
     u, lang = cfg["utterances"], src["lang"]
-    fl = fillers(cfg, lang)
+    fl = src.get("fillers") or fillers(cfg, lang)  # real speakers with their own non-digit words
     if kind == "filler":
         n = int(rng.integers(1, 6))
         return [fl[int(i)] for i in rng.integers(0, len(fl), n)], []
@@ -257,8 +285,12 @@ class Sampler:
             r = rng.random()
             kind = "filler" if r < u["p_filler_only"] else "mixed" if r < u["p_filler_only"] + u["p_filler_mixed"] else "digits"
             p_real = u["p_real_en"] if lang == "en" else u["p_real_cmn"]
-            if kind == "digits" and self.real[lang] and rng.random() < p_real:
-                src = self.real[lang][int(rng.integers(len(self.real[lang])))]
+            reals = self.real[lang]
+            if kind != "digits":  # only real speakers that recorded non-digit words (debian_voices.py)
+                reals = [s for s in reals if s.get("fillers")]
+                p_real *= len(reals) / max(1, len(self.real[lang]))
+            if reals and rng.random() < p_real:
+                src = reals[int(rng.integers(len(reals)))]
             else:
                 src = self.tts[lang][int(rng.integers(len(self.tts[lang])))]
             phr = self.phrases.get(src["id"], [])

@@ -312,8 +312,14 @@ def load_model(cfg, tag, with_frontend=False):
 
 
 def sources(cfg):
+    """(real English speakers {name: source}: FSDD + work/debian, audio_cmn, TTS voices)."""
     global _BABBLE
     fsdd = data.load_fsdd(cfg)
+    deb = data.load_debian(cfg)
+    if not deb:
+        sys.exit(f"no real speakers in {common.path(cfg, 'debian')}: run debian_voices.py (train.sh does)")
+    assert not set(deb) & set(fsdd), (sorted(deb), sorted(fsdd))
+    fsdd.update(deb)
     cmn = data.load_cmn(cfg)
     tts = data.load_tts(cfg)
     fl = {"en": set(data.fillers(cfg, "en")), "cmn": set(data.fillers(cfg, "cmn"))}
@@ -334,13 +340,14 @@ def evaluate(cfg, km, fsdd, cmn, tts, held_spk, include_cmn_real, include_heldou
         print(f"  {name}: seq_acc {r['seq_acc']} DER {r['digit_error_rate']} any {r['utts_with_any_digit']} "
               f"errs {r['error_examples'][:3]}", flush=True)
 
-    if held_spk:
-        X, l = seq_set(cfg, [fsdd[held_spk]], 600, 11)
-        run(f"en_real_fsdd_{held_spk}_4digit_clean", X, l,
-            f"600 sequences of 4 random digits spliced from real FSDD takes of held-out speaker {held_spk}, "
+    for k, spk in enumerate(held_spk):
+        corpus = "debian" if fsdd[spk]["id"].startswith("debian_") else "fsdd"
+        X, l = seq_set(cfg, [fsdd[spk]], 600, 11 + 100 * k)
+        run(f"en_real_{corpus}_{spk}_4digit_clean", X, l,
+            f"600 sequences of 4 random digits spliced from real {corpus} takes of held-out speaker {spk}, "
             "gaps 50-400 ms, lead/trail 0-500 ms, no augmentation")
-        X, l = seq_set(cfg, [fsdd[held_spk]], 600, 12, noisy=True)
-        run(f"en_real_fsdd_{held_spk}_4digit_noisy", X, l, "same, plus white/pink/babble noise at SNR 10-20 dB, "
+        X, l = seq_set(cfg, [fsdd[spk]], 600, 12 + 100 * k, noisy=True)
+        run(f"en_real_{corpus}_{spk}_4digit_noisy", X, l, "same, plus white/pink/babble noise at SNR 10-20 dB, "
             "30% reverb, 20% phone band")
     if include_cmn_real:
         X, l = seq_set(cfg, [cmn], 400, 13)
@@ -411,6 +418,8 @@ def val_set(cfg, sampler):
 
 def stage_eval(cfg, fold, no_train=False):
     fsdd, cmn, tts = sources(cfg)
+    held = [fold] + [k for k in cfg["train"].get("extra_heldout", []) if k != fold]
+    assert all(k in fsdd for k in held), (held, sorted(fsdd))
     train_tts = [s for s in tts if s["split"] == "train"]
     res_path = os.path.join(HERE, cfg["paths"]["work"], f"results_eval_{fold}.json")
     if no_train:  # re-evaluate the saved evaluation model (e.g. after adding a metric)
@@ -418,12 +427,13 @@ def stage_eval(cfg, fold, no_train=False):
         with open(res_path) as f:
             info = json.load(f)["training"]
     else:
-        sampler = data.Sampler(cfg, [fsdd[k] for k in sorted(fsdd) if k != fold], [], train_tts)
+        sampler = data.Sampler(cfg, [fsdd[k] for k in sorted(fsdd) if k not in held], [], train_tts)
         km, info = train_model(cfg, sampler, cfg["seed"], f"eval_{fold}", val=val_set(cfg, sampler),
                                monitor=seq_set(cfg, [fsdd[fold]], 200, 99))
-    res = evaluate(cfg, km, fsdd, cmn, tts, fold, include_cmn_real=True, include_heldout_tts=True)
-    out = {"model": f"evaluation model, FSDD speaker '{fold}', the audio_cmn speaker and {sum(s['split'] == 'heldout' for s in tts)} "
-                    f"TTS voices held out of training", "training": info, "metrics": res}
+    res = evaluate(cfg, km, fsdd, cmn, tts, held, include_cmn_real=True, include_heldout_tts=True)
+    out = {"model": f"evaluation model, real English speaker(s) {held}, the audio_cmn speaker and "
+                    f"{sum(s['split'] == 'heldout' for s in tts)} TTS voices held out of training; trained on "
+                    f"{[k for k in sorted(fsdd) if k not in held]}", "training": info, "metrics": res}
     with open(res_path, "w") as f:
         json.dump(out, f, indent=1)
 
@@ -432,8 +442,8 @@ def stage_ship(cfg):
     fsdd, cmn, tts = sources(cfg)
     sampler = data.Sampler(cfg, [fsdd[k] for k in sorted(fsdd)], [cmn], tts)
     km, info = train_model(cfg, sampler, cfg["seed"] + 7, "ship", val=val_set(cfg, sampler))
-    res = evaluate(cfg, km, fsdd, cmn, tts, None, include_cmn_real=False, include_heldout_tts=False)
-    out = {"model": "shipped model: all FSDD speakers, audio_cmn, all TTS voices (no held-out data; "
+    res = evaluate(cfg, km, fsdd, cmn, tts, [], include_cmn_real=False, include_heldout_tts=False)
+    out = {"model": f"shipped model: all real English speakers {sorted(fsdd)}, audio_cmn, all TTS voices (no held-out data; "
                     "only GRID, which is never trained on, is a fair test here)", "training": info, "metrics": res}
     with open(os.path.join(HERE, cfg["paths"]["work"], "results_ship.json"), "w") as f:
         json.dump(out, f, indent=1)
