@@ -6,7 +6,6 @@ use std::process::Command;
 
 use crate::util::{Error, Result};
 
-/// Runs a command, failing with its name when it cannot start or exits non-zero.
 /// Runs a command, failing with the command line when it cannot start or exits non-zero.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     let shown = format!("{cmd:?}");

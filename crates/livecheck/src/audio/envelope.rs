@@ -1,5 +1,5 @@
-//! Audio energy envelope: log-compressed RMS in short windows at a fixed hop, the audio side of
-//! lip/audio synchrony.
+//! Audio energy envelope: log-compressed RMS in short windows at a fixed hop, over the whole
+//! band or one frequency band, the audio side of lip/audio synchrony.
 
 /// Lowest level reported, dBFS (digital silence would otherwise be minus infinity).
 pub const FLOOR_DB: f32 = -80.0;
@@ -88,6 +88,66 @@ pub fn log_rms(samples: &[f32], sample_rate: u32, hop_ms: f64, window_ms: f64) -
     env
 }
 
+/// `samples` band-limited to `low_hz..high_hz` (`None`: no upper edge): second-order
+/// Butterworth high-pass and low-pass sections, each run forward then backward, so the result
+/// has no phase delay (time-aligned with the input) and 24 dB/octave skirts.
+pub fn band_pass(samples: &[f32], sample_rate: u32, low_hz: f64, high_hz: Option<f64>) -> Vec<f32> {
+    let mut x: Vec<f64> = samples.iter().map(|&v| v as f64).collect();
+    let rate = sample_rate as f64;
+    let mut sections = vec![Biquad::butterworth(low_hz, rate, true)];
+    if let Some(high) = high_hz {
+        sections.push(Biquad::butterworth(high, rate, false));
+    }
+    for section in sections.iter().flatten() {
+        section.run(&mut x);
+        x.reverse();
+        section.run(&mut x);
+        x.reverse();
+    }
+    x.into_iter().map(|v| v as f32).collect()
+}
+
+/// One second-order IIR section (normalised so `a0 == 1`).
+struct Biquad {
+    b: [f64; 3],
+    a: [f64; 2],
+}
+
+impl Biquad {
+    /// Butterworth (Q = 1/√2) high- or low-pass at `cutoff_hz` by the bilinear transform
+    /// (Audio EQ Cookbook); `None` when the cutoff is not strictly between 0 and Nyquist.
+    fn butterworth(cutoff_hz: f64, rate: f64, high_pass: bool) -> Option<Biquad> {
+        if !(cutoff_hz > 0.0 && cutoff_hz < rate / 2.0) {
+            return None;
+        }
+        let w0 = 2.0 * std::f64::consts::PI * cutoff_hz / rate;
+        let (sin, cos) = w0.sin_cos();
+        let alpha = sin / std::f64::consts::SQRT_2;
+        let a0 = 1.0 + alpha;
+        let b = if high_pass {
+            [(1.0 + cos) / 2.0, -(1.0 + cos), (1.0 + cos) / 2.0]
+        } else {
+            [(1.0 - cos) / 2.0, 1.0 - cos, (1.0 - cos) / 2.0]
+        };
+        Some(Biquad {
+            b: b.map(|v| v / a0),
+            a: [-2.0 * cos / a0, (1.0 - alpha) / a0],
+        })
+    }
+
+    /// Filters `x` in place (direct form II transposed, zero initial state).
+    fn run(&self, x: &mut [f64]) {
+        let (mut z1, mut z2) = (0.0, 0.0);
+        for v in x.iter_mut() {
+            let input = *v;
+            let y = self.b[0] * input + z1;
+            z1 = self.b[1] * input - self.a[0] * y + z2;
+            z2 = self.b[2] * input - self.a[1] * y;
+            *v = y;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +169,27 @@ mod tests {
         let mid = env.at(995.0).unwrap();
         assert!(mid < env.values[99] && mid > env.values[100]);
         assert!(log_rms(&[], 16_000, 10.0, 20.0).values.is_empty());
+    }
+
+    #[test]
+    fn band_pass_keeps_the_band_and_rejects_the_rest() {
+        let tone = |hz: f32| -> Vec<f32> {
+            (0..16_000)
+                .map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / 16_000.0).sin())
+                .collect()
+        };
+        let level = |x: &[f32]| log_rms(&x[4_000..12_000], 16_000, 10.0, 40.0).values[25];
+        let pass = |hz: f32| level(&band_pass(&tone(hz), 16_000, 1000.0, Some(2000.0)));
+        // A sine reads -3 dB. At the band's (geometric) centre each of the four passes costs
+        // about 1 dB; at an edge its own section costs 3 dB twice (forward and backward); two
+        // octaves out the skirts are at least 40 dB down.
+        assert!((pass(1414.0) + 6.9).abs() < 0.7, "{}", pass(1414.0));
+        assert!((pass(1000.0) + 9.5).abs() < 0.7, "{}", pass(1000.0));
+        assert!(pass(250.0) < -43.0, "{}", pass(250.0));
+        assert!(pass(7000.0) < -40.0, "{}", pass(7000.0));
+        // High-pass only: the top of the spectrum passes.
+        let high = level(&band_pass(&tone(7000.0), 16_000, 4000.0, None));
+        assert!(high > -4.5 && high < -3.0, "{high}");
+        assert_eq!(band_pass(&[], 16_000, 100.0, None), Vec::<f32>::new());
     }
 }
