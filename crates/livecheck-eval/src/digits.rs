@@ -8,6 +8,12 @@
 //!   held-out speaker (models/digits/train.sh makes them).
 //! - `cmn`: the same from the real Mandarin speaker's isolated digits (audio_cmn; 二 as er4 or
 //!   liang3 at random), seen by the shipped model.
+//! - `ivr`: the same 4-digit challenges (drawn as for `fsdd`) spliced from the two real speakers
+//!   that `models/digits/debian_voices.py` provisions from Debian packages into
+//!   `models/digits/work/debian/` (`allison`: Asterisk core sounds, female US English; `dawson`:
+//!   saytime, male): one take per digit, 0 alternately as "zero" and "oh". Whether they are seen
+//!   in training follows [`SHIPPED_MODEL_HEARD_IVR`] for the shipped model and `--heldout` for a
+//!   `--digits-model`. Skipped (with the provisioning command) when the directory is missing.
 //! - `grid`: digit spotting in the six real GRID sentences (one digit among five other words):
 //!   exactly that digit heard, the digit heard at all, and digits heard that were not said.
 //! - `sync`: every GRID face against every GRID audio track: true pairs vs swapped audio.
@@ -35,6 +41,11 @@ const GRID: [(&str, &str); 6] = [
     ("lbbc2a", "2"),
     ("lrwp9a", "9"),
 ];
+/// Real speakers provisioned by `models/digits/debian_voices.py` (`ivr` set).
+const IVR: [&str; 2] = ["allison", "dawson"];
+/// Whether the shipped `models/digits.onnx` was trained on the [`IVR`] speakers (a fold model
+/// given with `--digits-model` is taken to be, except for the `--heldout` speakers).
+const SHIPPED_MODEL_HEARD_IVR: bool = false;
 /// Sequences per speaker.
 const SEQUENCES: u64 = 100;
 
@@ -188,6 +199,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Whether `speaker` is one of the comma-separated `--heldout` speakers.
+fn held_out(heldout: Option<&str>, speaker: &str) -> bool {
+    heldout.is_some_and(|h| h.split(',').any(|s| s.trim() == speaker))
+}
+
 fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, String> {
     let dir = data.join("fsdd/recordings");
     let mut out = serde_json::Map::new();
@@ -216,10 +232,67 @@ fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, S
             trials.push(Trial::new(want, &r, &mut rng, s)?);
         }
         let mut v = score(&trials);
-        v["seen_in_training"] = json!(heldout != Some(speaker));
+        v["seen_in_training"] = json!(!held_out(heldout, speaker));
         out.insert(speaker.to_string(), v);
     }
     Ok(Value::Object(out))
+}
+
+/// The `ivr` set: per [`IVR`] speaker in `voices` (`<speaker>/digits/{0..9,oh}.wav`), the
+/// `fsdd` set's challenges spliced from the speaker's single take per digit, 0 alternating
+/// between "zero" and "oh". `None` when `voices` lacks a speaker (not provisioned).
+fn ivr(
+    rec: &Recogniser,
+    voices: &Path,
+    seen: &dyn Fn(&str) -> bool,
+) -> Result<Option<Value>, String> {
+    if !IVR
+        .iter()
+        .all(|s| voices.join(format!("{s}/digits/9.wav")).exists())
+    {
+        return Ok(None);
+    }
+    let mut out = serde_json::Map::new();
+    for (k, speaker) in IVR.iter().enumerate() {
+        let dir = voices.join(format!("{speaker}/digits"));
+        let takes = (0..10)
+            .map(|d| read_16k(&dir.join(format!("{d}.wav"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let oh = dir.join("oh.wav");
+        let oh = if oh.exists() {
+            Some(read_16k(&oh)?)
+        } else {
+            None
+        };
+        let mut rng = Rng(2000 + k as u64);
+        let (mut zeros, mut ohs) = (0usize, 0usize);
+        let mut trials = Vec::new();
+        for s in 0..SEQUENCES {
+            let want = challenge::plan_digits(4, 7_000 + s).map_err(|e| e.to_string())?;
+            let chosen: Vec<&Vec<f32>> = want
+                .bytes()
+                .map(|b| match (b - b'0', &oh) {
+                    (0, Some(oh)) => {
+                        zeros += 1;
+                        if zeros % 2 == 0 {
+                            ohs += 1;
+                            oh
+                        } else {
+                            &takes[0]
+                        }
+                    }
+                    (d, _) => &takes[d as usize],
+                })
+                .collect();
+            let r = rec.hear(&splice(&chosen, &mut rng))?;
+            trials.push(Trial::new(want, &r, &mut rng, s)?);
+        }
+        let mut v = score(&trials);
+        v["seen_in_training"] = json!(seen(speaker));
+        v["zeros_said_as_oh"] = json!(ohs);
+        out.insert(speaker.to_string(), v);
+    }
+    Ok(Some(Value::Object(out)))
 }
 
 fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
@@ -383,6 +456,34 @@ pub fn run(opts: &Options) -> Result<(), String> {
         }
         report.insert("fsdd".into(), v);
     }
+    if opts.wants("ivr") {
+        let seen = |speaker: &str| {
+            !held_out(heldout, speaker) && (opts.digits_model.is_some() || SHIPPED_MODEL_HEARD_IVR)
+        };
+        match ivr(&rec, &opts.voices, &seen)? {
+            Some(v) => {
+                for speaker in IVR {
+                    let s = &v[speaker];
+                    table.push(format!(
+                        "| ivr {speaker} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
+                        if s["seen_in_training"] == true { "seen in training" } else { "unseen" },
+                        s["n"], f(&s["seq_acc"]), f(&s["digit_error_rate"]),
+                        f(&s["accepted"]), f(&s["one_digit_off_accepted"]), f(&s["unrelated_accepted"])
+                    ));
+                }
+                report.insert("ivr".into(), v);
+            }
+            None => {
+                let why = format!(
+                    "SKIPPED: no real Debian voices in {} (provision them with `models/digits/train.sh --voices-only`)",
+                    opts.voices.display()
+                );
+                println!("ivr {why}");
+                table.push(format!("| ivr | {why} | – |"));
+                report.insert("ivr".into(), json!({ "skipped": why }));
+            }
+        }
+    }
     if opts.wants("cmn") {
         let v = cmn(&rec, &opts.data)?;
         table.push(format!(
@@ -425,6 +526,14 @@ mod tests {
         assert_eq!(edit_distance("4829", "48299"), 1);
         assert_eq!(edit_distance("4829", "1829"), 1);
         assert_eq!(edit_distance("4829", ""), 4);
+    }
+
+    #[test]
+    fn heldout_lists_speakers_separated_by_commas() {
+        assert!(held_out(Some("nicolas"), "nicolas"));
+        assert!(held_out(Some("allison, dawson"), "dawson"));
+        assert!(!held_out(Some("allison,dawson"), "nicolas"));
+        assert!(!held_out(None, "allison"));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
-       digits only: [--digits-model FILE.onnx] [--heldout SPEAKER]";
+       digits only: [--digits-model FILE.onnx] [--heldout SPEAKER[,SPEAKER...]] [--voices DIR]";
 
 /// Command-line options shared by the evaluations.
 pub struct Options {
@@ -25,8 +25,10 @@ pub struct Options {
     pub only: Option<String>,
     /// Digit model to evaluate instead of the models directory's (e.g. a fold model).
     pub digits_model: Option<PathBuf>,
-    /// FSDD speaker that `digits_model` was trained without.
+    /// Comma-separated real speakers (FSDD, `ivr`) that `digits_model` was trained without.
     pub heldout: Option<String>,
+    /// The real Debian voices of the digits `ivr` set (`models/digits/work/debian` or `--voices`).
+    pub voices: PathBuf,
 }
 
 impl Options {
@@ -68,6 +70,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         only: None,
         digits_model: None,
         heldout: None,
+        voices: root.join("models/digits/work/debian"),
     };
     let mut command = None;
     let mut it = args.iter();
@@ -84,6 +87,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--only" => opts.only = Some(value()?),
             "--digits-model" => opts.digits_model = Some(value()?.into()),
             "--heldout" => opts.heldout = Some(value()?),
+            "--voices" => opts.voices = value()?.into(),
             c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
             other => return Err(format!("unexpected {other}\n{USAGE}")),
         }
