@@ -205,26 +205,31 @@ fn velocity(s: &Series) -> Series {
     }
 }
 
-/// Sum of the band envelopes' slopes at `t_ms` (audio clock), each over ±20 ms.
-fn envelope_slope(bands: &[Envelope], t_ms: f64) -> Option<f32> {
+/// Slope of the audio envelope at `t_ms` (audio clock), over ±20 ms.
+fn envelope_slope(env: &Envelope, t_ms: f64) -> Option<f32> {
     let span = (DIFF_STEPS * HOP_MS) as f64;
-    bands
-        .iter()
-        .map(|env| Some(env.at(t_ms + span)? - env.at(t_ms - span)?))
-        .sum()
+    Some(env.at(t_ms + span)? - env.at(t_ms - span)?)
 }
 
-/// Log-RMS envelope of each of [`BANDS_HZ`], first value at `start_ms`.
-fn band_envelopes(audio: &[f32], start_ms: f64) -> Vec<Envelope> {
-    BANDS_HZ
-        .iter()
-        .map(|&(low, high)| {
-            let band = band_pass(audio, TARGET_RATE, low, high);
-            let mut env = log_rms(&band, TARGET_RATE, HOP_MS as f64, ENVELOPE_WINDOW_MS);
-            env.start_ms = start_ms;
-            env
-        })
-        .collect()
+/// Sum of the log-RMS envelopes of [`BANDS_HZ`] (the log of the bands' geometric-mean power,
+/// times five), first value at `start_ms`. Interpolation and differences are linear, so its
+/// slope is the sum of the bands' slopes.
+fn band_envelope_sum(audio: &[f32], start_ms: f64) -> Envelope {
+    let mut sum = Envelope {
+        start_ms,
+        hop_ms: HOP_MS as f64,
+        values: Vec::new(),
+    };
+    for &(low, high) in &BANDS_HZ {
+        let band = band_pass(audio, TARGET_RATE, low, high);
+        let env = log_rms(&band, TARGET_RATE, HOP_MS as f64, ENVELOPE_WINDOW_MS);
+        if sum.values.is_empty() {
+            sum.values = env.values;
+        } else {
+            sum.values.iter_mut().zip(&env.values).for_each(|(s, v)| *s += v);
+        }
+    }
+    sum
 }
 
 fn pearson(a: &[f32], b: &[f32]) -> Option<f32> {
@@ -333,7 +338,7 @@ fn analyse(
     }
 
     let vel = velocity(&mouth_grid(&mouth, config.max_frame_gap_ms as i64));
-    let env = band_envelopes(audio, audio_start_ms as f64);
+    let env = band_envelope_sum(audio, audio_start_ms as f64);
     let min_points = (config.min_frames as i64 * 40 / HOP_MS) as usize / 2;
 
     let (mut a, mut b) = (Vec::new(), Vec::new());
