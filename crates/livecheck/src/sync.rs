@@ -226,7 +226,10 @@ fn band_envelope_sum(audio: &[f32], start_ms: f64) -> Envelope {
         if sum.values.is_empty() {
             sum.values = env.values;
         } else {
-            sum.values.iter_mut().zip(&env.values).for_each(|(s, v)| *s += v);
+            sum.values
+                .iter_mut()
+                .zip(&env.values)
+                .for_each(|(s, v)| *s += v);
         }
     }
     sum
