@@ -414,6 +414,22 @@ fn sync(engine: &Engine, vad: &VadModel, data: &Path) -> Result<Value, String> {
     }))
 }
 
+/// One table row of a challenge set's [`score`] (`unseen`: how to call a speaker not seen in
+/// training).
+fn challenge_row(label: &str, s: &Value, unseen: &str) -> String {
+    let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
+    format!(
+        "| {label} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
+        if s["seen_in_training"] == true { "seen in training" } else { unseen },
+        s["n"],
+        f("seq_acc"),
+        f("digit_error_rate"),
+        f("accepted"),
+        f("one_digit_off_accepted"),
+        f("unrelated_accepted")
+    )
+}
+
 /// Runs every digits evaluation and prints the table and the JSON.
 pub fn run(opts: &Options) -> Result<(), String> {
     let engine = engine(&opts.models)?;
@@ -434,7 +450,6 @@ pub fn run(opts: &Options) -> Result<(), String> {
         model,
     };
     let heldout = opts.heldout.as_deref();
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let mut table = vec![
         format!("model: {}", model_path.display()),
         "| set | metric | value |".to_string(),
@@ -446,12 +461,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
     if opts.wants("fsdd") {
         let v = fsdd(&rec, &opts.data, heldout)?;
         for speaker in FSDD {
-            let s = &v[speaker];
-            table.push(format!(
-                "| fsdd {speaker} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
-                if s["seen_in_training"] == true { "seen in training" } else { "held out" },
-                s["n"], f(&s["seq_acc"]), f(&s["digit_error_rate"]),
-                f(&s["accepted"]), f(&s["one_digit_off_accepted"]), f(&s["unrelated_accepted"])
+            table.push(challenge_row(
+                &format!("fsdd {speaker}"),
+                &v[speaker],
+                "held out",
             ));
         }
         report.insert("fsdd".into(), v);
@@ -463,12 +476,10 @@ pub fn run(opts: &Options) -> Result<(), String> {
         match ivr(&rec, &opts.voices, &seen)? {
             Some(v) => {
                 for speaker in IVR {
-                    let s = &v[speaker];
-                    table.push(format!(
-                        "| ivr {speaker} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
-                        if s["seen_in_training"] == true { "seen in training" } else { "unseen" },
-                        s["n"], f(&s["seq_acc"]), f(&s["digit_error_rate"]),
-                        f(&s["accepted"]), f(&s["one_digit_off_accepted"]), f(&s["unrelated_accepted"])
+                    table.push(challenge_row(
+                        &format!("ivr {speaker}"),
+                        &v[speaker],
+                        "unseen",
                     ));
                 }
                 report.insert("ivr".into(), v);
@@ -486,11 +497,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     }
     if opts.wants("cmn") {
         let v = cmn(&rec, &opts.data)?;
-        table.push(format!(
-            "| audio_cmn yuetan (seen in training) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
-            v["n"], f(&v["seq_acc"]), f(&v["digit_error_rate"]),
-            f(&v["accepted"]), f(&v["one_digit_off_accepted"]), f(&v["unrelated_accepted"])
-        ));
+        table.push(challenge_row("audio_cmn yuetan", &v, "held out"));
         report.insert("cmn".into(), v);
     }
     if opts.wants("grid") {
