@@ -204,6 +204,25 @@ fn held_out(heldout: Option<&str>, speaker: &str) -> bool {
     heldout.is_some_and(|h| h.split(',').any(|s| s.trim() == speaker))
 }
 
+/// [`SEQUENCES`] 4-digit challenges drawn as the session draws them (seeds `first_seed`,
+/// `first_seed + 1`, …), each spliced from the take `pick` chooses for each digit (it may draw
+/// from `rng`, which also places the gaps), heard by `rec` and scored against the challenge.
+fn challenge_trials<'a>(
+    rec: &Recogniser,
+    first_seed: u64,
+    mut rng: Rng,
+    mut pick: impl FnMut(u8, &mut Rng) -> &'a Vec<f32>,
+) -> Result<Vec<Trial>, String> {
+    let mut trials = Vec::new();
+    for s in 0..SEQUENCES {
+        let want = challenge::plan_digits(4, first_seed + s).map_err(|e| e.to_string())?;
+        let chosen: Vec<&Vec<f32>> = want.bytes().map(|b| pick(b - b'0', &mut rng)).collect();
+        let r = rec.hear(&splice(&chosen, &mut rng))?;
+        trials.push(Trial::new(want, &r, &mut rng, s)?);
+    }
+    Ok(trials)
+}
+
 fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, String> {
     let dir = data.join("fsdd/recordings");
     let mut out = serde_json::Map::new();
@@ -217,20 +236,10 @@ fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, S
                 }
             }
         }
-        let mut rng = Rng(1000 + k as u64);
-        let mut trials = Vec::new();
-        for s in 0..SEQUENCES {
-            let want = challenge::plan_digits(4, 7_000 + s).map_err(|e| e.to_string())?;
-            let chosen: Vec<&Vec<f32>> = want
-                .bytes()
-                .map(|b| {
-                    let list = &takes[(b - b'0') as usize];
-                    &list[rng.below(list.len())]
-                })
-                .collect();
-            let r = rec.hear(&splice(&chosen, &mut rng))?;
-            trials.push(Trial::new(want, &r, &mut rng, s)?);
-        }
+        let trials = challenge_trials(rec, 7_000, Rng(1000 + k as u64), |d, rng| {
+            let list = &takes[d as usize];
+            &list[rng.below(list.len())]
+        })?;
         let mut v = score(&trials);
         v["seen_in_training"] = json!(!held_out(heldout, speaker));
         out.insert(speaker.to_string(), v);
@@ -264,29 +273,19 @@ fn ivr(
         } else {
             None
         };
-        let mut rng = Rng(2000 + k as u64);
         let (mut zeros, mut ohs) = (0usize, 0usize);
-        let mut trials = Vec::new();
-        for s in 0..SEQUENCES {
-            let want = challenge::plan_digits(4, 7_000 + s).map_err(|e| e.to_string())?;
-            let chosen: Vec<&Vec<f32>> = want
-                .bytes()
-                .map(|b| match (b - b'0', &oh) {
-                    (0, Some(oh)) => {
-                        zeros += 1;
-                        if zeros % 2 == 0 {
-                            ohs += 1;
-                            oh
-                        } else {
-                            &takes[0]
-                        }
-                    }
-                    (d, _) => &takes[d as usize],
-                })
-                .collect();
-            let r = rec.hear(&splice(&chosen, &mut rng))?;
-            trials.push(Trial::new(want, &r, &mut rng, s)?);
-        }
+        let trials = challenge_trials(rec, 7_000, Rng(2000 + k as u64), |d, _| match (d, &oh) {
+            (0, Some(oh)) => {
+                zeros += 1;
+                if zeros % 2 == 0 {
+                    ohs += 1;
+                    oh
+                } else {
+                    &takes[0]
+                }
+            }
+            (d, _) => &takes[d as usize],
+        })?;
         let mut v = score(&trials);
         v["seen_in_training"] = json!(seen(speaker));
         v["zeros_said_as_oh"] = json!(ohs);
@@ -306,20 +305,10 @@ fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
         takes.push(read_16k(&dir.join(format!("yuetan_{n}.wav")))?);
     }
     let liang = read_16k(&dir.join("yuetan_2_liang3.wav"))?;
-    let mut rng = Rng(77);
-    let mut trials = Vec::new();
-    for s in 0..SEQUENCES {
-        let want = challenge::plan_digits(4, 9_000 + s).map_err(|e| e.to_string())?;
-        let chosen: Vec<&Vec<f32>> = want
-            .bytes()
-            .map(|b| match b - b'0' {
-                2 if rng.below(2) == 1 => &liang,
-                d => &takes[d as usize],
-            })
-            .collect();
-        let r = rec.hear(&splice(&chosen, &mut rng))?;
-        trials.push(Trial::new(want, &r, &mut rng, s)?);
-    }
+    let trials = challenge_trials(rec, 9_000, Rng(77), |d, rng| match d {
+        2 if rng.below(2) == 1 => &liang,
+        d => &takes[d as usize],
+    })?;
     let mut v = score(&trials);
     v["seen_in_training"] = json!(true);
     Ok(v)
