@@ -315,8 +315,9 @@ def sources(cfg):
     """(real English speakers {name: source}: FSDD + work/debian, audio_cmn, TTS voices)."""
     global _BABBLE
     fsdd = data.load_fsdd(cfg)
-    deb = data.load_debian(cfg) if cfg["train"].get("debian_voices", True) else {}
-    if not deb and cfg["train"].get("debian_voices", True):
+    with_debian = cfg["train"].get("debian_voices", False)
+    deb = data.load_debian(cfg) if with_debian else {}
+    if with_debian and not deb:
         sys.exit(f"no real speakers in {common.path(cfg, 'debian')}: run debian_voices.py (train.sh does)")
     assert not set(deb) & set(fsdd), (sorted(deb), sorted(fsdd))
     fsdd.update(deb)

@@ -30,9 +30,10 @@
 //! equally in the log domain, so the loud low-frequency voicing no longer drowns the
 //! consonant and formant bands that follow the lips: on the GRID swaps ROC AUC 0.95 → 0.98
 //! and 26 → 27 of 30 swaps caught with every true pair in sync (other band splits from 3 to 8
-//! bands measured 0.96–0.99; a single band measured 0.78–0.96). How far the correlation peak stands out from the rest of the lag curve
-//! ([`SyncResult::prominence`]) is reported too, but separated true pairs from swapped audio
-//! worse than the peak itself on that data, so it does not enter the decision.
+//! bands measured 0.96–0.99; a single band measured 0.78–0.96). How far the correlation peak
+//! stands out from the rest of the lag curve ([`SyncResult::prominence`]) is reported too, but
+//! separated true pairs from swapped audio worse than the peak itself on that data, so it does
+//! not enter the decision.
 
 use crate::audio::envelope::{band_pass, log_rms, Envelope};
 use crate::audio::{SpeechSegment, TARGET_RATE};

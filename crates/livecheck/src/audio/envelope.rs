@@ -90,7 +90,8 @@ pub fn log_rms(samples: &[f32], sample_rate: u32, hop_ms: f64, window_ms: f64) -
 
 /// `samples` band-limited to `low_hz..high_hz` (`None`: no upper edge): second-order
 /// Butterworth high-pass and low-pass sections, each run forward then backward, so the result
-/// has no phase delay (time-aligned with the input) and 24 dB/octave skirts.
+/// has no phase delay (time-aligned with the input) and 24 dB/octave skirts. An edge that is
+/// not strictly between 0 Hz and Nyquist is left open (no section for it).
 pub fn band_pass(samples: &[f32], sample_rate: u32, low_hz: f64, high_hz: Option<f64>) -> Vec<f32> {
     let mut x: Vec<f64> = samples.iter().map(|&v| v as f64).collect();
     let rate = sample_rate as f64;
