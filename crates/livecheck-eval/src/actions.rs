@@ -58,6 +58,24 @@ pub fn run(opts: &Options) -> Result<(), String> {
         );
     }
 
+    if opts.wants("blinks") {
+        if let Some(dir) = &opts.cache {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let variants = crate::blinks::Variant::parse_list(opts.variants.as_deref())?;
+        let (rows, r) = crate::blinks::run(
+            &engine,
+            &opts.root,
+            &opts.data,
+            opts.cache.as_deref(),
+            &variants,
+        )?;
+        table.push(String::new());
+        table.extend(rows);
+        table.push(String::new());
+        report.insert("blinks".into(), r);
+    }
+
     if opts.wants("nodding_pigeon") {
         let np = nodding_pigeon(&opts.data.join("nodding_pigeon/landmarks.npz"))?;
         table.push(format!(
@@ -92,7 +110,7 @@ fn events(d: &mut dyn ActionDetector, m: &[Measurement]) -> Vec<Event> {
 
 /// Capture times (ms from the first) from a FOCUS `*_timestamps.txt` (a JSON list of
 /// `"YYYY-MM-DD HH:MM:SS.ffffff"`).
-fn capture_times(text: &str) -> Result<Vec<i64>, String> {
+pub fn capture_times(text: &str) -> Result<Vec<i64>, String> {
     let mut out = Vec::new();
     for line in text.lines() {
         let s = line.trim().trim_end_matches(',').trim_matches('"');

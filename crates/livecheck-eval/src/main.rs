@@ -3,14 +3,19 @@
 //! `cargo xtask eval actions` or `cargo xtask eval digits`).
 
 mod actions;
+mod blinks;
 mod digits;
 mod media;
 mod npy;
+mod sheet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
+       actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
+                     [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
+       livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
        digits only: [--digits-model FILE.onnx] [--heldout SPEAKER[,SPEAKER...]] [--voices DIR]";
 
 /// Command-line options shared by the evaluations.
@@ -29,6 +34,12 @@ pub struct Options {
     pub heldout: Option<String>,
     /// The real Debian voices of the digits `ivr` set (`models/digits/work/debian` or `--voices`).
     pub voices: PathBuf,
+    /// The repository root (`fixtures/` lives there).
+    pub root: PathBuf,
+    /// Directory caching the per-frame measurements of the blink sets (`--cache`); none: measure.
+    pub cache: Option<PathBuf>,
+    /// Which copies of the blink clips to evaluate (`--variants original,fps8`; default all).
+    pub variants: Option<String>,
 }
 
 impl Options {
@@ -71,6 +82,9 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         digits_model: None,
         heldout: None,
         voices: root.join("models/digits/work/debian"),
+        root: root.clone(),
+        cache: None,
+        variants: None,
     };
     let mut command = None;
     let mut it = args.iter();
@@ -88,6 +102,8 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--digits-model" => opts.digits_model = Some(value()?.into()),
             "--heldout" => opts.heldout = Some(value()?),
             "--voices" => opts.voices = value()?.into(),
+            "--cache" => opts.cache = Some(value()?.into()),
+            "--variants" => opts.variants = Some(value()?),
             c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
             other => return Err(format!("unexpected {other}\n{USAGE}")),
         }
@@ -103,6 +119,15 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("sheet") {
+        return match sheet_command(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("livecheck-eval: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let result = parse(&args).and_then(|(command, opts)| match command.as_str() {
         "actions" => actions::run(&opts),
         "digits" => digits::run(&opts),
@@ -115,4 +140,24 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `sheet CLIP OUT_DIR [--models DIR]`.
+fn sheet_command(args: &[String]) -> Result<(), String> {
+    let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let mut models = std::env::var_os("LIVECHECK_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("models"));
+    let mut paths = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--models" => models = it.next().ok_or(USAGE)?.into(),
+            p => paths.push(PathBuf::from(p)),
+        }
+    }
+    let [clip, out] = paths.as_slice() else {
+        return Err(USAGE.into());
+    };
+    sheet::run(&media::engine(&models)?, clip, out)
 }

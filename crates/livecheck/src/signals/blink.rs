@@ -21,10 +21,15 @@ pub struct BlinkConfig {
     pub recovery: f32,
     /// Shortest closure, ms (shorter dips are landmark noise).
     pub min_closed_ms: i64,
+    /// Longest time from eyes well open to closed, ms (lids close fast in a blink).
+    pub max_closing_ms: i64,
     /// Longest closure, ms (longer is eyes closed, not a blink; elderly blinks are slow).
     pub max_closed_ms: i64,
     /// Baseline window, ms.
     pub baseline_ms: i64,
+    /// The baseline follows the median of this most recent part of the window when it is
+    /// higher (the eyes opened after being lowered or closed), ms.
+    pub recent_ms: i64,
     /// Samples needed in the window before a baseline is trusted.
     pub baseline_min_samples: usize,
     /// A gap between frames longer than this abandons a closure in progress, ms.
@@ -39,8 +44,10 @@ impl Default for BlinkConfig {
             each_eye: 0.5,
             recovery: 0.5,
             min_closed_ms: 30,
+            max_closing_ms: 200,
             max_closed_ms: 1500,
             baseline_ms: 2000,
+            recent_ms: 500,
             baseline_min_samples: 3,
             max_gap_ms: 500,
         }
@@ -68,6 +75,8 @@ pub struct BlinkDetector {
     closure: Option<Closure>,
     /// The eyes were seen well open since the last closure, face loss or gap.
     armed: bool,
+    /// When the eyes were last seen well open.
+    last_open_ms: Option<i64>,
     done: bool,
 }
 
@@ -81,6 +90,7 @@ impl BlinkDetector {
             last_t: None,
             closure: None,
             armed: false,
+            last_open_ms: None,
             done: false,
         }
     }
@@ -90,17 +100,26 @@ impl BlinkDetector {
         if self.open.len() < self.config.baseline_min_samples {
             return None;
         }
-        let l = median(self.open.iter().map(|s| s.1))?;
-        let r = median(self.open.iter().map(|s| s.2))?;
+        // The open level: the window's median, or the last `recent_ms`' when higher (eyes
+        // that were lowered or closed when the window began and have opened since).
+        let last = self.open.back()?.0;
+        let recent = || {
+            self.open
+                .iter()
+                .filter(move |s| last - s.0 <= self.config.recent_ms)
+        };
+        let l = median(self.open.iter().map(|s| s.1))?.max(median(recent().map(|s| s.1))?);
+        let r = median(self.open.iter().map(|s| s.2))?.max(median(recent().map(|s| s.2))?);
         if l <= 1e-3 || r <= 1e-3 {
             return None;
         }
         let mean = |s: &(i64, f32, f32)| 0.5 * (s.1 / l + s.2 / r);
-        let mad = median(self.open.iter().map(|s| (mean(s) - 1.0).abs()))?;
-        let drop = self
-            .config
-            .min_drop
-            .max(self.config.noise_factor * 1.4826 * mad);
+        // Robust spread of the open level over the window, or over its recent part when
+        // smaller (the window still holds a regime the eyes have left).
+        let spread = |m: Option<f32>| 1.4826 * m.unwrap_or(f32::INFINITY);
+        let sigma = spread(median(self.open.iter().map(|s| (mean(s) - 1.0).abs())))
+            .min(spread(median(recent().map(|s| (mean(s) - 1.0).abs()))));
+        let drop = self.config.min_drop.max(self.config.noise_factor * sigma);
         Some((l, r, drop))
     }
 }
@@ -147,9 +166,15 @@ impl ActionDetector for BlinkDetector {
                 // or a gap, eyes settling back to baseline do not count as a new closing.
                 if ratio >= 1.0 - 0.5 * drop {
                     self.armed = true;
+                    self.last_open_ms = Some(m.t_ms);
                 }
                 let each = 1.0 - c.each_eye * drop;
-                if self.armed && ratio < closed_level && rl.max(rr) < each {
+                // Lids that close: well open at most `max_closing_ms` (or one frame) ago, not
+                // a slow drift down (a squint, a glance, tired eyes).
+                let fast = self
+                    .last_open_ms
+                    .is_some_and(|t| m.t_ms - t <= c.max_closing_ms.max(gap));
+                if self.armed && fast && ratio < closed_level && rl.max(rr) < each {
                     let start_ms = match prev {
                         Some((t0, r0)) if r0 >= closed_level => {
                             crossing(t0, r0, m.t_ms, ratio, closed_level)
@@ -289,6 +314,49 @@ mod tests {
             Some(f)
         };
         assert!(detect(30.0, wink).is_empty());
+    }
+
+    #[test]
+    fn a_slow_drift_down_is_not_a_blink() {
+        // Lids creep 25 % down over 800 ms (a squint, a glance down) and back over 800 ms.
+        let drift = |t: i64| {
+            let p = if (2000..2800).contains(&t) {
+                (t - 2000) as f32 / 800.0
+            } else if (2800..3600).contains(&t) {
+                (3600 - t) as f32 / 800.0
+            } else {
+                0.0
+            };
+            let v = 0.36 * (1.0 - 0.25 * p);
+            Some(FaceSignals {
+                eye_left: v * (1.0 + 0.01 * noise(t, 11)),
+                eye_right: v * (1.0 + 0.01 * noise(t, 12)),
+                ..still()
+            })
+        };
+        for fps in [8.0, 15.0, 30.0] {
+            assert!(detect(fps, drift).is_empty(), "{fps} fps");
+        }
+    }
+
+    #[test]
+    fn eyes_that_open_after_starting_lowered_get_a_new_baseline() {
+        // The attempt starts with the eyes half shut for 3 s (crying, dazzled), then they open
+        // to 0.36 and blink 1 s later: the baseline follows them up within `recent_ms`.
+        let series = |t: i64| {
+            let v = if t < 3000 { 0.12 } else { 0.36 };
+            let f = blink_series(v, 0.05, &[(4000, 300)])(t)?;
+            Some(FaceSignals {
+                eye_left: if t < 3000 { v } else { f.eye_left },
+                eye_right: if t < 3000 { v } else { f.eye_right },
+                ..f
+            })
+        };
+        for fps in [8.0, 15.0, 30.0] {
+            let events = detect(fps, series);
+            assert_eq!(events.len(), 1, "{fps} fps: {events:?}");
+            assert!((3900..4400).contains(&events[0].start_ms), "{events:?}");
+        }
     }
 
     #[test]
