@@ -173,7 +173,7 @@ impl ActionDetector for BlinkDetector {
                 // a slow drift down (a squint, a glance, tired eyes).
                 let fast = self
                     .last_open_ms
-                    .is_some_and(|t| m.t_ms - t <= c.max_closing_ms.max(gap));
+                    .is_some_and(|t| m.t_ms - t <= c.max_closing_ms.max(2 * gap));
                 if self.armed && fast && ratio < closed_level && rl.max(rr) < each {
                     let start_ms = match prev {
                         Some((t0, r0)) if r0 >= closed_level => {
