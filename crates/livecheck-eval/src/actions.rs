@@ -76,6 +76,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
         report.insert("blinks".into(), r);
     }
 
+    if opts.wants("stills") {
+        let (rows, r) = crate::blinks::stills(&engine, &opts.data)?;
+        table.extend(rows);
+        report.insert("stills".into(), r);
+    }
+
     if opts.wants("nodding_pigeon") {
         let np = nodding_pigeon(&opts.data.join("nodding_pigeon/landmarks.npz"))?;
         table.push(format!(

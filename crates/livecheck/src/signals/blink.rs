@@ -21,7 +21,8 @@ pub struct BlinkConfig {
     pub recovery: f32,
     /// Shortest closure, ms (shorter dips are landmark noise).
     pub min_closed_ms: i64,
-    /// Longest time from eyes well open to closed, ms (lids close fast in a blink).
+    /// Longest time from eyes well open to closed, ms (lids close fast in a blink); at low
+    /// frame rates two frame intervals are allowed (one half-closed frame in between).
     pub max_closing_ms: i64,
     /// Longest closure, ms (longer is eyes closed, not a blink; elderly blinks are slow).
     pub max_closed_ms: i64,
@@ -169,7 +170,7 @@ impl ActionDetector for BlinkDetector {
                     self.last_open_ms = Some(m.t_ms);
                 }
                 let each = 1.0 - c.each_eye * drop;
-                // Lids that close: well open at most `max_closing_ms` (or one frame) ago, not
+                // Lids that close: well open at most `max_closing_ms` (or two frame intervals) ago, not
                 // a slow drift down (a squint, a glance, tired eyes).
                 let fast = self
                     .last_open_ms
