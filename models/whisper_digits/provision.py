@@ -22,12 +22,8 @@ MODEL_SHA = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 CT2_DIR = os.path.join(WORK, "whisper-base-ct2")
 
 
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "digits"))
+from debian_voices import sha256  # noqa: E402  (one file hasher for both model folders)
 
 
 def fetch():
