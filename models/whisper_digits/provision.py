@@ -6,7 +6,7 @@ frames -> 300 encoder frames). Output: models/whisper_encoder_base_<N>s.onnx (de
 
   python provision.py [--seconds 6] [--check]     # --check: compare with CTranslate2 (faster-whisper)
 """
-import argparse, hashlib, json, os, shutil, struct, subprocess, sys, time, zipfile
+import argparse, json, os, shutil, struct, subprocess, sys, time, zipfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
