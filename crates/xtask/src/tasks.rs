@@ -145,10 +145,13 @@ pub fn bench_compare(root: &Path) -> Result<()> {
         ));
         let text = std::fs::read_to_string(&est)
             .map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
-        let tract_ms = json_number_after(&text, "\"median\"", "\"point_estimate\":")
+        let tract_ms = criterion_median_ns(&text)
             .ok_or_else(|| Error::new(format!("no median in {}", est.display())))?
             / 1e6;
-        let ort_ms = json_number_after(&ort, &format!("\"{name}\""), ":")
+        // ort_compare.py prints one JSON object (model -> median ms) as its last line.
+        let ort_ms = serde_json::from_str::<serde_json::Value>(ort.lines().last().unwrap_or(""))
+            .ok()
+            .and_then(|v| v[name].as_f64())
             .ok_or_else(|| Error::new(format!("no {name} in ORT output {ort}")))?;
         println!(
             "| {name} | {tract_ms:.2} | {ort_ms:.2} | {:.2} |",
@@ -158,10 +161,21 @@ pub fn bench_compare(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The number after `key` and then `field` in a small JSON text (no JSON dependency here).
-fn json_number_after(text: &str, key: &str, field: &str) -> Option<f64> {
-    let rest = &text[text.find(key)? + key.len()..];
-    let rest = &rest[rest.find(field)? + field.len()..];
-    let end = rest.find([',', '}'])?;
-    rest[..end].trim().parse().ok()
+/// The median point estimate (ns) of a criterion `estimates.json`.
+fn criterion_median_ns(estimates: &str) -> Option<f64> {
+    serde_json::from_str::<serde_json::Value>(estimates).ok()?["median"]["point_estimate"].as_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::criterion_median_ns;
+
+    #[test]
+    fn reads_the_median_of_a_criterion_estimate() {
+        let text = r#"{"mean":{"confidence_interval":{"lower_bound":1.0},"point_estimate":5.0},
+            "median":{"confidence_interval":{"confidence_level":0.95},"point_estimate":4200000.5,"standard_error":3.0}}"#;
+        assert_eq!(criterion_median_ns(text), Some(4_200_000.5));
+        assert_eq!(criterion_median_ns("{}"), None);
+        assert_eq!(criterion_median_ns("not json"), None);
+    }
 }
