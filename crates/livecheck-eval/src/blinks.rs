@@ -364,15 +364,20 @@ fn parse_samples(text: &str) -> Result<Vec<Sample>, String> {
     Ok(out)
 }
 
-/// Runs/labels: `(first, last)` sample indices of maximal runs whose label satisfies `f`.
-fn runs(labels: &[u8], samples: &[Sample], f: impl Fn(u8) -> bool) -> Vec<(usize, usize)> {
+/// `(first, last)` indices in `0..n` of maximal runs whose label (`label_at`, `None` when
+/// unlabelled) satisfies `f`.
+fn label_runs(
+    n: usize,
+    label_at: impl Fn(usize) -> Option<u8>,
+    f: impl Fn(u8) -> bool,
+) -> Vec<(usize, usize)> {
+    let is = |i: usize| label_at(i).is_some_and(&f);
     let mut out = Vec::new();
     let mut i = 0;
-    while i < samples.len() {
-        if labels.get(samples[i].frame).copied().is_some_and(&f) {
+    while i < n {
+        if is(i) {
             let s = i;
-            while i + 1 < samples.len() && labels.get(samples[i + 1].frame).copied().is_some_and(&f)
-            {
+            while i + 1 < n && is(i + 1) {
                 i += 1;
             }
             out.push((s, i));
@@ -380,6 +385,16 @@ fn runs(labels: &[u8], samples: &[Sample], f: impl Fn(u8) -> bool) -> Vec<(usize
         i += 1;
     }
     out
+}
+
+/// Runs of analysed samples whose frame's label satisfies `f`, as sample indices.
+fn runs(labels: &[u8], samples: &[Sample], f: impl Fn(u8) -> bool) -> Vec<(usize, usize)> {
+    label_runs(samples.len(), |i| labels.get(samples[i].frame).copied(), f)
+}
+
+/// Runs of blink frames (`label == 1`) as frame ranges.
+fn blink_runs(labels: &[u8]) -> Vec<(usize, usize)> {
+    label_runs(labels.len(), |i| Some(labels[i]), |l| l == 1)
 }
 
 /// Scores blink events on one analysed copy of a clip against its labels.
@@ -404,22 +419,9 @@ pub fn score(labels: &[u8], samples: &[Sample], events: &[Event]) -> Counts {
         .map(span)
         .collect();
     let last_frame = samples[n - 1].frame;
-    let in_range_runs = {
-        // Only runs inside the analysed frame range count as invisible (FOCUS clips may be
-        // cut by their timestamp files).
-        let mut k = 0usize;
-        let mut i = 0;
-        while i <= last_frame.min(labels.len().saturating_sub(1)) {
-            if labels[i] == 1 {
-                k += 1;
-                while i + 1 < labels.len() && labels[i + 1] == 1 {
-                    i += 1;
-                }
-            }
-            i += 1;
-        }
-        k
-    };
+    // Only runs inside the analysed frame range count as invisible (FOCUS clips may be cut by
+    // their timestamp files).
+    let in_range_runs = blink_runs(&labels[..(last_frame + 1).min(labels.len())]).len();
     let mut used = vec![false; truth.len()];
     let mut c = Counts {
         invisible: in_range_runs.saturating_sub(truth.len() + n_cut),
@@ -630,23 +632,6 @@ pub fn run(
         json!({"agreement": agree, "detail": detail, "people": per_person, "lopo": lopo_total.json(), "default": default_total.json(), "degraded": degraded,
             "clips": clips.iter().map(|c| json!({"id": c.id, "person": c.person, "frames": c.labels.len()})).collect::<Vec<_>>()}),
     ))
-}
-
-/// Runs of blink frames (`label == 1`) as frame ranges.
-fn blink_runs(labels: &[u8]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < labels.len() {
-        if labels[i] == 1 {
-            let s = i;
-            while i + 1 < labels.len() && labels[i + 1] == 1 {
-                i += 1;
-            }
-            out.push((s, i));
-        }
-        i += 1;
-    }
-    out
 }
 
 /// Agreement of the two independent labellings (`labels_a/`, `labels_b/`) of every clip that has

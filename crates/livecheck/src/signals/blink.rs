@@ -74,9 +74,8 @@ pub struct BlinkDetector {
     prev: Option<(i64, f32)>,
     last_t: Option<i64>,
     closure: Option<Closure>,
-    /// The eyes were seen well open since the last closure, face loss or gap.
-    armed: bool,
-    /// When the eyes were last seen well open.
+    /// When the eyes were last seen well open, if they were since the last closure, face loss
+    /// or gap (armed).
     last_open_ms: Option<i64>,
     done: bool,
 }
@@ -90,7 +89,6 @@ impl BlinkDetector {
             prev: None,
             last_t: None,
             closure: None,
-            armed: false,
             last_open_ms: None,
             done: false,
         }
@@ -137,13 +135,13 @@ impl ActionDetector for BlinkDetector {
         let Some(face) = m.face else {
             self.closure = None;
             self.prev = None;
-            self.armed = false;
+            self.last_open_ms = None;
             return None;
         };
         if gap > c.max_gap_ms {
             self.closure = None;
             self.prev = None;
-            self.armed = false;
+            self.last_open_ms = None;
         }
         while self
             .open
@@ -166,16 +164,15 @@ impl ActionDetector for BlinkDetector {
                 // Armed once the eyes are seen well open (again): after a blink, a lost face
                 // or a gap, eyes settling back to baseline do not count as a new closing.
                 if ratio >= 1.0 - 0.5 * drop {
-                    self.armed = true;
                     self.last_open_ms = Some(m.t_ms);
                 }
                 let each = 1.0 - c.each_eye * drop;
-                // Lids that close: well open at most `max_closing_ms` (or two frame intervals) ago, not
-                // a slow drift down (a squint, a glance, tired eyes).
+                // Lids that close: armed and well open at most `max_closing_ms` (or two frame
+                // intervals) ago, not a slow drift down (a squint, a glance, tired eyes).
                 let fast = self
                     .last_open_ms
                     .is_some_and(|t| m.t_ms - t <= c.max_closing_ms.max(2 * gap));
-                if self.armed && fast && ratio < closed_level && rl.max(rr) < each {
+                if fast && ratio < closed_level && rl.max(rr) < each {
                     let start_ms = match prev {
                         Some((t0, r0)) if r0 >= closed_level => {
                             crossing(t0, r0, m.t_ms, ratio, closed_level)
@@ -187,7 +184,7 @@ impl ActionDetector for BlinkDetector {
                         min_ratio: ratio,
                         expired: false,
                     });
-                    self.armed = false;
+                    self.last_open_ms = None;
                     self.done = false;
                 } else if ratio >= closed_level {
                     self.open.push_back((m.t_ms, face.eye_left, face.eye_right));
