@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""models/digits_whisper.onnx from work/ship.weights.npz (+ ORT check) and reference/ cases.
+"""models/digits.onnx from work/ship.weights.npz (+ ORT check) and reference/ cases;
+`export.py folds`: work/fold_K.onnx (K = 0..4, git-ignored) for `cargo xtask eval digits` leave-speakers-out.
 
 Head I/O: input `encoder_out` [1, 300, 512] f32 (Whisper base encoder, 6 s window, 20 ms/frame)
           output `log_probs` [1, 150, 11] f32 (log-softmax; 40 ms/step; class 0 = blank, d+1 = digit d)
@@ -55,8 +56,14 @@ def sha(p):
 
 def main():
     import onnxruntime as ort
+    if sys.argv[1:] == ["folds"]:
+        for k in range(len(T.FOLDS)):
+            out = os.path.join(D.WORK, f"fold_{k}.onnx")
+            open(out, "wb").write(build_head(T.load_w(os.path.join(D.WORK, f"fold_{k}.weights.npz"))).SerializeToString())
+            print(out, sha(out))
+        return
     W = T.load_w(os.environ.get("WD_WEIGHTS", os.path.join(D.WORK, "ship.weights.npz")))
-    out = os.path.join(ROOT, "models", "digits_whisper.onnx")
+    out = os.path.join(ROOT, "models", "digits.onnx")
     open(out, "wb").write(build_head(W).SerializeToString())
     so = ort.SessionOptions(); so.intra_op_num_threads = 1; so.inter_op_num_threads = 1
     head = ort.InferenceSession(out, so, providers=["CPUExecutionProvider"])
@@ -88,7 +95,7 @@ def main():
     meta = dict(
         chain="audio_i16 [1,96000] int16 -> x = pcm/32768 -> mel [1,80,600] (whisper_mel.log_mel) -> "
               "whisper_encoder_base_6s.onnx `mel` -> `encoder_out` [1,300,512] (stored rounded to f16) -> "
-              "digits_whisper.onnx `encoder_out` (the f16 values as f32) -> `log_probs` [1,150,11]",
+              "digits.onnx `encoder_out` (the f16 values as f32) -> `log_probs` [1,150,11]",
         tolerances=dict(mel=1e-4, encoder_out=0.03, log_probs=1e-3),
         head_sha256=sha(out), head_bytes=os.path.getsize(out), cases=cases)
     json.dump(meta, open(os.path.join(ref, "reference.json"), "w"), indent=1)

@@ -5,8 +5,10 @@ Softmax, ReduceMean, ... no control flow) for a fixed window of --seconds (defau
 frames -> 300 encoder frames). Output: models/whisper_encoder_base_<N>s.onnx (deterministic bytes).
 
   python provision.py [--seconds 6] [--check]     # --check: compare with CTranslate2 (faster-whisper)
+  python provision.py --model-bin MODEL_BIN --out OUT.onnx   # `cargo xtask models`: build from a checked
+                                                   # model.bin (needs only numpy + onnx), no download
 """
-import argparse, json, os, shutil, struct, subprocess, sys, time, zipfile
+import argparse, hashlib, json, os, shutil, struct, subprocess, sys, time, zipfile
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -22,8 +24,12 @@ MODEL_SHA = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 CT2_DIR = os.path.join(WORK, "whisper-base-ct2")
 
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "digits"))
-from debian_voices import sha256  # noqa: E402  (one file hasher for both model folders)
+def sha256(p):
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
 
 
 def fetch():
@@ -174,11 +180,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--check", action="store_true")
+    ap.add_argument("--model-bin", help="an assembled, checked model.bin (skips the download)")
+    ap.add_argument("--out", help="where to write the encoder ONNX")
     a = ap.parse_args()
-    model = fetch()
+    model = a.model_bin or fetch()
     w = {k: v for k, v in read_ct2(model).items() if k.startswith("encoder/")}
     n_frames = a.seconds * 100
-    out = os.path.join(ROOT, "models", f"whisper_encoder_base_{a.seconds}s.onnx")
+    out = a.out or os.path.join(ROOT, "models", f"whisper_encoder_base_{a.seconds}s.onnx")
     m = build_encoder(w, n_frames)
     with open(out, "wb") as f:
         f.write(m.SerializeToString())

@@ -8,7 +8,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; .venv/bin/pip install -q -r requirements.txt; fi
 PY="nice -n 10 .venv/bin/python"
 $PY provision.py --seconds 6 --check                 # models/whisper_encoder_base_6s.onnx + check vs CTranslate2
-$PY -c "import sys, os; sys.path.insert(0, '../digits'); sys.argv = ['x']
+$PY -c "import sys, os; sys.argv = ['x']
 import debian_voices as d; d.OUT = os.path.abspath('work/debian'); d.main()"   # allison, dawson -> work/debian
 command -v espeak-ng >/dev/null || { echo "apt-get install -y espeak-ng first"; exit 1; }
 $PY data.py extract                                  # work/feats/*.npz (+ work/tts/)
@@ -17,4 +17,5 @@ for k in 0 1 2 3 4; do [ -f work/fold_$k.json ] || $PY train.py fold $k; done
 [ -f work/ship.json ] || $PY train.py ship
 $PY train.py report                                  # results.json
 $PY train.py table results.json work/table.md        # markdown tables used in README.md
-$PY export.py                                        # models/digits_whisper.onnx + reference/
+$PY export.py                                        # models/digits.onnx + reference/
+$PY export.py folds                                  # work/fold_K.onnx (Rust leave-speakers-out eval)

@@ -4,7 +4,6 @@
   python train.py fold K      # train without fold K's speakers, score fold K (work/fold_K.*)
   python train.py ship        # train on every speaker -> work/ship.weights.npz
   python train.py report      # thresholds from the other folds, results.json
-  python train.py export      # models/digits_whisper.onnx + reference/
 """
 import glob, json, os, sys, time
 import numpy as np
@@ -18,14 +17,10 @@ FILL = os.environ.get("WD_FILL", "1") == "1"   # add digit+filler-word sequences
 SUFFIX = "" if FILL else "_nofill"
 CFG = dict(ch=128, k=5, blocks=2, epochs=14, batch=32, lr=2e-3, in_drop=0.1, tmask=2, tmask_w=10, cmn_rep=2)
 
-# folds: every real speaker is in exactly one fold; TTS voices are always training data
-FOLDS = [
-    ["fsdd_nicolas", "cmn_yuetan", "gcompris_en_julia", "sc_439c84f4", "sc_5fe4a278", "sc_a8cb6dda", "sc_f428ca69", "sc_37e8db82"],
-    ["fsdd_jackson", "gcompris_zh_fengjie", "gcompris_en_susan", "sc_51055bda", "sc_651d108f", "sc_b87bdb22", "sc_6272b231", "sc_1eddce1d"],
-    ["fsdd_george", "freeswitch_en_gb_richard", "debian_allison", "sc_563aa4e6", "sc_742d6431", "sc_2f813234", "sc_6a27a9bf", "sc_dabf67d9"],
-    ["fsdd_yweweler", "securimage_en", "debian_dawson", "sc_97f4c236", "sc_988e2f9a", "sc_8d4cdc60", "sc_a7545b9f", "sc_e4a2cf79"],
-    ["sc_93ec8b84", "sc_a9abc695"],
-]
+# folds: every real speaker is in exactly one fold (folds.tsv, shared with the Rust evaluation);
+# TTS voices are always training data
+FOLDS = [line.split("\t")[1].strip().split(",") for line in open(os.path.join(HERE, "folds.tsv"))
+         if line.strip() and not line.startswith("#")]
 
 
 def load_set(which, speakers=None, exclude=()):
@@ -284,14 +279,21 @@ def run_fold(k):
               open(os.path.join(WORK, f"fold_{k}{SUFFIX}.json"), "w"), indent=0)
 
 
+# Real voices whose recordings are GPL-licensed (GCompris, FreeSWITCH, Debian saytime): the shipped head
+# is trained without them unless WD_SHIP_GPL=1, so its weights owe nothing to GPL audio (the folds use them).
+GPL_VOICES = ("gcompris_en_julia", "gcompris_en_susan", "freeswitch_en_gb_richard", "debian_dawson",
+              "gcompris_zh_fengjie")
+SHIP_EXCLUDE = () if os.environ.get("WD_SHIP_GPL") == "1" else GPL_VOICES
+
+
 def run_ship():
-    Ftr, Ltr, Str = load_set("train")
+    Ftr, Ltr, Str = load_set("train", exclude=SHIP_EXCLUDE)
     if FILL:
-        a, b, c = load_set("fill")
+        a, b, c = load_set("fill", exclude=SHIP_EXCLUDE)
         Ftr, Ltr, Str = np.concatenate([Ftr, a]), np.concatenate([Ltr, b]), np.concatenate([Str, c])
     W, log = train(Ftr, Ltr, Str, "ship" + SUFFIX)
     save_w(W, os.path.join(WORK, f"ship{SUFFIX}.weights.npz"))
-    json.dump(dict(cfg=CFG, fill=FILL, log=log, grid=grid_rows(W)), open(os.path.join(WORK, f"ship{SUFFIX}.json"), "w"), indent=0)
+    json.dump(dict(cfg=CFG, fill=FILL, excluded=list(SHIP_EXCLUDE), log=log, grid=grid_rows(W)), open(os.path.join(WORK, f"ship{SUFFIX}.json"), "w"), indent=0)
 
 
 if __name__ == "__main__":

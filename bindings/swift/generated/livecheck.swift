@@ -970,17 +970,13 @@ public func FfiConverterTypeBestFrame_lower(_ value: BestFrame) -> RustBuffer {
 
 
 /**
- * The three digit models' ONNX bytes.
+ * The digit recogniser's two models' ONNX bytes.
  */
 public struct DigitModelBytes: Equatable, Hashable {
     /**
-     * `speech_melspectrogram.onnx`.
+     * `whisper_encoder_base_6s.onnx` (Whisper base's encoder, 6 s window).
      */
-    public var melspectrogram: Data
-    /**
-     * `speech_embedding.onnx`.
-     */
-    public var embedding: Data
+    public var encoder: Data
     /**
      * `digits.onnx` (the CTC head).
      */
@@ -990,16 +986,12 @@ public struct DigitModelBytes: Equatable, Hashable {
     // declare one manually.
     public init(
         /**
-         * `speech_melspectrogram.onnx`.
-         */melspectrogram: Data, 
-        /**
-         * `speech_embedding.onnx`.
-         */embedding: Data, 
+         * `whisper_encoder_base_6s.onnx` (Whisper base's encoder, 6 s window).
+         */encoder: Data, 
         /**
          * `digits.onnx` (the CTC head).
          */head: Data) {
-        self.melspectrogram = melspectrogram
-        self.embedding = embedding
+        self.encoder = encoder
         self.head = head
     }
 
@@ -1019,15 +1011,13 @@ public struct FfiConverterTypeDigitModelBytes: FfiConverterRustBuffer {
     public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> DigitModelBytes {
         return
             try DigitModelBytes(
-                melspectrogram: FfiConverterData.read(from: &buf), 
-                embedding: FfiConverterData.read(from: &buf), 
+                encoder: FfiConverterData.read(from: &buf), 
                 head: FfiConverterData.read(from: &buf)
         )
     }
 
     public static func write(_ value: DigitModelBytes, into buf: inout [UInt8]) {
-        FfiConverterData.write(value.melspectrogram, into: &buf)
-        FfiConverterData.write(value.embedding, into: &buf)
+        FfiConverterData.write(value.encoder, into: &buf)
         FfiConverterData.write(value.head, into: &buf)
     }
 }
@@ -1338,10 +1328,10 @@ public struct Reading: Equatable, Hashable {
      */
     public var recognised: String
     /**
-     * How well the audio supports the challenge against what was heard (0 when they match;
-     * see [`DigitsConfig::min_support`]).
+     * How much better the audio supports the challenge than any competing reading (see
+     * [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
      */
-    public var support: Float
+    public var margin: Float
     /**
      * The language of the prompt.
      */
@@ -1378,9 +1368,9 @@ public struct Reading: Equatable, Hashable {
          * The digits heard ("" when none).
          */recognised: String, 
         /**
-         * How well the audio supports the challenge against what was heard (0 when they match;
-         * see [`DigitsConfig::min_support`]).
-         */support: Float, 
+         * How much better the audio supports the challenge than any competing reading (see
+         * [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
+         */margin: Float, 
         /**
          * The language of the prompt.
          */language: Language, 
@@ -1402,7 +1392,7 @@ public struct Reading: Equatable, Hashable {
          */sync: SyncResult) {
         self.challenge = challenge
         self.recognised = recognised
-        self.support = support
+        self.margin = margin
         self.language = language
         self.digits = digits
         self.speech = speech
@@ -1429,7 +1419,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
             try Reading(
                 challenge: FfiConverterString.read(from: &buf), 
                 recognised: FfiConverterString.read(from: &buf), 
-                support: FfiConverterFloat.read(from: &buf), 
+                margin: FfiConverterFloat.read(from: &buf), 
                 language: FfiConverterTypeLanguage.read(from: &buf), 
                 digits: FfiConverterSequenceTypeDigitSegment.read(from: &buf), 
                 speech: FfiConverterSequenceTypeSpeechSegment.read(from: &buf), 
@@ -1442,7 +1432,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
     public static func write(_ value: Reading, into buf: inout [UInt8]) {
         FfiConverterString.write(value.challenge, into: &buf)
         FfiConverterString.write(value.recognised, into: &buf)
-        FfiConverterFloat.write(value.support, into: &buf)
+        FfiConverterFloat.write(value.margin, into: &buf)
         FfiConverterTypeLanguage.write(value.language, into: &buf)
         FfiConverterSequenceTypeDigitSegment.write(value.digits, into: &buf)
         FfiConverterSequenceTypeSpeechSegment.write(value.speech, into: &buf)

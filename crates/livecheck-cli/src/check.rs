@@ -27,7 +27,7 @@ pub fn verdict_json(v: &Verdict, challenge: serde_json::Value) -> serde_json::Va
             "confidence": a.event.map(|e| r3(e.confidence)),
         })).collect::<Vec<_>>(),
         "recognised": v.reading.as_ref().map(|r| r.recognised.clone()),
-        "support": v.reading.as_ref().map(|r| r3(r.support.max(-1000.0))),
+        "margin": v.reading.as_ref().map(|r| r3(r.margin.clamp(-1000.0, 1000.0))),
         "digits": v.reading.as_ref().map(|r| r.digits.iter().map(|d| json!({
             "digit": d.digit,
             "start_ms": d.start_ms,

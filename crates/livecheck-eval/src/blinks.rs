@@ -781,27 +781,7 @@ pub fn stills(engine: &Engine, data: &Path) -> Result<(Vec<String>, Value), Stri
 mod tests {
     use super::*;
 
-    /// The data and models directories, or `None` with a printed skip (a failure under CI).
-    fn inputs() -> Option<(PathBuf, PathBuf, PathBuf)> {
-        let root = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-        let data = root.join("../shared/data");
-        let models = root.join("models");
-        let have = data.join("MANIFEST.tsv").exists()
-            && models.join(livecheck::models::files::IRIS).exists();
-        if have {
-            return Some((root, data, models));
-        }
-        let msg = format!(
-            "needs {} and the models in {} (`cargo xtask models`)",
-            data.display(),
-            models.display()
-        );
-        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("{msg}: required when CI=true");
-        }
-        eprintln!("SKIPPED: {msg}");
-        None
-    }
+    use crate::media::test_inputs as inputs;
 
     #[test]
     fn labels_cover_every_decoded_frame() {

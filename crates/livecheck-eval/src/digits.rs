@@ -1,37 +1,35 @@
 //! `digits`: the digits challenge's audio side on real recordings, through the Rust pipeline
-//! (hound → resampler → Silero VAD → digit model → greedy CTC; analyser → lip/audio sync).
+//! (hound → resampler → Silero VAD → Whisper log-mel + encoder → digit head → CTC beam search
+//! and verification; analyser → lip/audio sync).
 //!
-//! - `fsdd`: 4-digit challenges ([`livecheck::challenge::plan_digits`]) spliced from one real
-//!   FSDD speaker's isolated takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise
-//!   floor), per speaker. The shipped model was trained on all four FSDD speakers, so these
-//!   are *seen* speakers unless `--digits-model` names a fold model and `--heldout` its
-//!   held-out speaker (models/digits/train.sh makes them).
-//! - `cmn`: the same from the real Mandarin speaker's isolated digits (audio_cmn; 二 as er4 or
-//!   liang3 at random), seen by the shipped model.
-//! - `ivr`: the same 4-digit challenges (drawn as for `fsdd`) spliced from the two real speakers
-//!   that `models/digits/debian_voices.py` provisions from Debian packages into
-//!   `models/digits/work/debian/` (`allison`: Asterisk core sounds, female US English; `dawson`:
-//!   saytime, male): one take per digit, 0 alternately as "zero" and "oh". Whether they are seen
-//!   in training follows [`SHIPPED_MODEL_HEARD_IVR`] for the shipped model and `--heldout` for a
-//!   `--digits-model`. Skipped (with the provisioning command) when the directory is missing.
+//! - `voices`: every real voice in the data (the same units as
+//!   `models/whisper_digits/data.py::sources()`: 4 FSDD speakers, 22 Speech Commands speakers,
+//!   4 single-take voices, the two Debian voices that `models/whisper_digits/debian_voices.py`
+//!   provisions, 2 Mandarin voices), read as challenges spliced from the voice's isolated
+//!   takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise floor). Each challenge is
+//!   scored by [`Recognition::margin`] against itself (true accept), against the same
+//!   challenge with one digit changed, and against an unrelated one (false accepts).
+//!   **Leave-speakers-out** (the headline): each voice is heard by the head of the fold that
+//!   was trained without it (`models/whisper_digits/folds.tsv`, heads
+//!   `models/whisper_digits/work/fold_K.onnx` made by `run.sh`); skipped with the command when
+//!   they are missing. **Shipped head**: the same trials with `models/digits.onnx`, each voice
+//!   marked seen or unseen in its training.
 //! - `grid`: digit spotting in the six real GRID sentences (one digit among five other words):
-//!   exactly that digit heard, the digit heard at all, and digits heard that were not said.
+//!   the one-digit challenge verified, exactly that digit decoded, digits decoded that were not said.
 //! - `sync`: every GRID face against every GRID audio track: true pairs vs swapped audio.
 
 use std::path::{Path, PathBuf};
 
-use livecheck::audio::digits::{self, DigitModel, Recognition};
+use livecheck::audio::digits::{self, DigitModel, DigitModelBytes, Recognition};
 use livecheck::audio::vad::VadModel;
 use livecheck::audio::{wav, SpeechSegment};
 use livecheck::sync::{check_sync, SyncConfig, SyncResult};
-use livecheck::{challenge, DigitsConfig, Engine, Language};
+use livecheck::{DigitsConfig, Engine, Language};
 use serde_json::{json, Value};
 
 use crate::media::{engine, measure};
 use crate::Options;
 
-/// FSDD speakers.
-const FSDD: [&str; 4] = ["george", "jackson", "nicolas", "yweweler"];
 /// GRID clips and the digit each sentence says.
 const GRID: [(&str, &str); 6] = [
     ("bbaf2n", "2"),
@@ -41,13 +39,19 @@ const GRID: [(&str, &str); 6] = [
     ("lbbc2a", "2"),
     ("lrwp9a", "9"),
 ];
-/// Real speakers provisioned by `models/digits/debian_voices.py` (`ivr` set).
-const IVR: [&str; 2] = ["allison", "dawson"];
-/// Whether the shipped `models/digits.onnx` was trained on the [`IVR`] speakers (a fold model
-/// given with `--digits-model` is taken to be, except for the `--heldout` speakers).
-const SHIPPED_MODEL_HEARD_IVR: bool = false;
-/// Sequences per speaker.
-const SEQUENCES: u64 = 100;
+/// Voices the shipped head was trained without (GPL-licensed recordings, see
+/// `models/whisper_digits/train.py::GPL_VOICES`): unseen by it.
+const SHIPPED_HEAD_UNSEEN: [&str; 5] = [
+    "gcompris_en_julia",
+    "gcompris_en_susan",
+    "freeswitch_en_gb_richard",
+    "debian_dawson",
+    "gcompris_zh_fengjie",
+];
+/// Speech Commands file names' words, by digit.
+const SC_WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
 
 /// Deterministic splitmix64 for building the test sequences.
 struct Rng(u64);
@@ -75,6 +79,7 @@ impl Rng {
 struct Recogniser {
     vad: VadModel,
     model: DigitModel,
+    encoder: Vec<u8>,
 }
 
 impl Recogniser {
@@ -82,10 +87,25 @@ impl Recogniser {
         let speech = self.vad.speech(samples).map_err(|e| e.to_string())?;
         digits::recognise(&self.model, samples, Some(&speech)).map_err(|e| e.to_string())
     }
+
+    /// The same recogniser with the head at `path`.
+    fn with_head(&self, path: &Path) -> Result<Recogniser, String> {
+        let head = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let model = DigitModel::load(&DigitModelBytes {
+            encoder: self.encoder.clone(),
+            head,
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(Recogniser {
+            vad: self.vad.clone(),
+            model,
+            encoder: self.encoder.clone(),
+        })
+    }
 }
 
-/// One read challenge: what was asked, what was heard, and how well the audio supports the
-/// challenge, the challenge with one digit changed, and an unrelated challenge.
+/// One read challenge: what was asked, what was heard, and the verification margins of the
+/// challenge, of the challenge with one digit changed, and of an unrelated challenge.
 struct Trial {
     want: String,
     heard: String,
@@ -95,17 +115,31 @@ struct Trial {
 }
 
 impl Trial {
-    fn new(want: String, r: &Recognition, rng: &mut Rng, seed: u64) -> Result<Trial, String> {
+    /// Scores `r` for `want`; the impostor challenges draw their digits from `have`.
+    fn new(want: String, r: &Recognition, rng: &mut Rng, have: &[usize]) -> Result<Trial, String> {
+        let digit = |d: usize| b'0' + d as u8;
         let mut one_off: Vec<u8> = want.bytes().collect();
         let i = rng.below(one_off.len());
-        one_off[i] = b'0' + ((one_off[i] - b'0') as usize + 1 + rng.below(9)) as u8 % 10;
+        one_off[i] = digit(((one_off[i] - b'0') as usize + 1 + rng.below(9)) % 10);
         let one_off = String::from_utf8(one_off).map_err(|e| e.to_string())?;
-        let unrelated =
-            challenge::plan_digits(want.len().max(2), seed ^ 0x5eed).map_err(|e| e.to_string())?;
+        let unrelated = loop {
+            let u: String = (0..want.len())
+                .map(|_| {
+                    char::from(digit(if have.len() >= 4 {
+                        have[rng.below(have.len())]
+                    } else {
+                        rng.below(10)
+                    }))
+                })
+                .collect();
+            if u.bytes().zip(want.bytes()).filter(|(a, b)| a != b).count() >= 3 {
+                break u;
+            }
+        };
         Ok(Trial {
-            genuine: r.support(&want),
-            one_off: r.support(&one_off),
-            unrelated: r.support(&unrelated),
+            genuine: r.margin(&want),
+            one_off: r.margin(&one_off),
+            unrelated: r.margin(&unrelated),
             heard: r.digits.clone(),
             want,
         })
@@ -137,10 +171,10 @@ fn splice(takes: &[&Vec<f32>], rng: &mut Rng) -> Vec<f32> {
 }
 
 /// Sequence accuracy, digit error rate (edit distance over the challenge length), and the
-/// challenge check's accept rates at the default support threshold and a sweep of others:
-/// genuine readings accepted, readings of a one-digit-different or unrelated challenge
-/// accepted (false accepts).
-fn score(trials: &[Trial]) -> Value {
+/// challenge check's accept rates at the default margin and a sweep of stricter ones: genuine
+/// readings accepted, readings of a one-digit-different or unrelated challenge accepted
+/// (false accepts).
+fn score(trials: &[&Trial]) -> Value {
     let n = trials.len().max(1) as f64;
     let exact = trials.iter().filter(|t| t.want == t.heard).count();
     let errors: usize = trials
@@ -150,25 +184,25 @@ fn score(trials: &[Trial]) -> Value {
     let digits: usize = trials.iter().map(|t| t.want.len()).sum();
     let misses: Vec<_> = trials
         .iter()
-        .filter(|t| t.want != t.heard)
+        .filter(|t| t.genuine <= 0.0)
         .take(5)
         .map(|t| json!([t.want, t.heard]))
         .collect();
     let rate = |f: &dyn Fn(&Trial) -> f32, tau: f32| {
-        trials.iter().filter(|t| f(t) >= tau).count() as f64 / n
+        trials.iter().filter(|t| f(t) > tau).count() as f64 / n
     };
-    let sweep: Vec<_> = [0.0f32, -1.0, -2.0, -3.0, -5.0]
+    let sweep: Vec<_> = [0.0f32, 1.0, 2.0, 4.0]
         .iter()
         .map(|&tau| {
             json!({
-                "min_support": tau,
+                "min_margin": tau,
                 "genuine_accepted": rate(&|t| t.genuine, tau),
                 "one_digit_off_accepted": rate(&|t| t.one_off, tau),
                 "unrelated_accepted": rate(&|t| t.unrelated, tau),
             })
         })
         .collect();
-    let tau = DigitsConfig::new(Language::Auto).min_support;
+    let tau = DigitsConfig::new(Language::Auto).min_margin;
     json!({
         "n": trials.len(),
         "seq_acc": exact as f64 / n,
@@ -176,9 +210,9 @@ fn score(trials: &[Trial]) -> Value {
         "accepted": rate(&|t| t.genuine, tau),
         "one_digit_off_accepted": rate(&|t| t.one_off, tau),
         "unrelated_accepted": rate(&|t| t.unrelated, tau),
-        "min_support": tau,
-        "support_sweep": sweep,
-        "examples_wrong": misses,
+        "min_margin": tau,
+        "margin_sweep": sweep,
+        "examples_rejected": misses,
     })
 }
 
@@ -199,139 +233,200 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Whether `speaker` is one of the comma-separated `--heldout` speakers.
-fn held_out(heldout: Option<&str>, speaker: &str) -> bool {
-    heldout.is_some_and(|h| h.split(',').any(|s| s.trim() == speaker))
+/// One real voice: its id (as in `folds.tsv`), language and takes per digit.
+struct Voice {
+    id: String,
+    lang: &'static str,
+    /// Challenges read per evaluation (as `data.py`: more for voices with many takes).
+    trials: usize,
+    takes: Vec<Vec<PathBuf>>,
 }
 
-/// [`SEQUENCES`] 4-digit challenges drawn as the session draws them (seeds `first_seed`,
-/// `first_seed + 1`, …), each spliced from the take `pick` chooses for each digit (it may draw
-/// from `rng`, which also places the gaps), heard by `rec` and scored against the challenge.
-fn challenge_trials<'a>(
-    rec: &Recogniser,
-    first_seed: u64,
-    mut rng: Rng,
-    mut pick: impl FnMut(u8, &mut Rng) -> &'a Vec<f32>,
-) -> Result<Vec<Trial>, String> {
+/// Every real voice found under `data` and `debian` (the Debian voices' folder), in a fixed order.
+fn voices(data: &Path, debian: &Path) -> Vec<Voice> {
+    let mut out: Vec<Voice> = Vec::new();
+    let mut add = |id: String, lang: &'static str, trials: usize, digit: usize, path: PathBuf| {
+        if !path.exists() {
+            return;
+        }
+        if out.last().is_none_or(|v| v.id != id) {
+            out.push(Voice {
+                id: id.clone(),
+                lang,
+                trials,
+                takes: vec![Vec::new(); 10],
+            });
+        }
+        out.last_mut().expect("pushed").takes[digit].push(path);
+    };
+    for speaker in ["george", "jackson", "nicolas", "yweweler"] {
+        for d in 0..10 {
+            for i in 0..50 {
+                let p = data.join(format!("fsdd/recordings/{d}_{speaker}_{i}.wav"));
+                add(format!("fsdd_{speaker}"), "en", 60, d, p);
+            }
+        }
+    }
+    let sc = data.join("speech_extra/wav16k/speech_commands");
+    let mut files: Vec<(String, usize, PathBuf)> = std::fs::read_dir(&sc)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (stem, _) = name.split_once("_nohash_")?;
+            let (word, speaker) = stem.split_once('_')?;
+            let d = SC_WORDS.iter().position(|w| *w == word)?;
+            Some((speaker.to_string(), d, e.path()))
+        })
+        .collect();
+    files.sort();
+    for (speaker, d, p) in files {
+        add(format!("sc_{speaker}"), "en", 8, d, p);
+    }
+    for name in [
+        "gcompris_en_julia",
+        "gcompris_en_susan",
+        "freeswitch_en_gb_richard",
+        "securimage_en",
+    ] {
+        for d in 0..10 {
+            let p = data.join(format!("speech_extra/wav16k/{name}/{d}.wav"));
+            add(name.to_string(), "en", 40, d, p);
+        }
+    }
+    for speaker in ["allison", "dawson"] {
+        for d in 0..10 {
+            let p = debian.join(format!("{speaker}/digits/{d}.wav"));
+            add(format!("debian_{speaker}"), "en", 40, d, p);
+        }
+        let oh = debian.join(format!("{speaker}/digits/oh.wav"));
+        add(format!("debian_{speaker}"), "en", 40, 0, oh);
+    }
+    let cmn = data.join("audio_cmn/wav16k");
+    let mut takes: Vec<(usize, PathBuf)> = std::fs::read_dir(&cmn)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let d = name
+                .strip_prefix("yuetan_")?
+                .split('_')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((d, e.path()))
+        })
+        .collect();
+    takes.sort();
+    for (d, p) in takes {
+        add("cmn_yuetan".into(), "cmn", 100, d, p);
+    }
+    for d in 0..10 {
+        for dir in ["gcompris_zh_fengjie", "gcompris_zh_fengjie_2010"] {
+            let p = data.join(format!("speech_extra/wav16k/{dir}/{d}.wav"));
+            add("gcompris_zh_fengjie".into(), "cmn", 100, d, p);
+        }
+    }
+    out
+}
+
+/// The folds of `models/whisper_digits/folds.tsv`: per fold, the voices held out.
+fn folds(path: &Path) -> Result<Vec<Vec<String>>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once('\t'))
+        .map(|(_, v)| v.trim().split(',').map(str::to_string).collect())
+        .collect())
+}
+
+/// Reads `voice.trials` challenges of 4 digits drawn from the digits the voice recorded (a
+/// random take each, seeded by the voice's place), heard by `rec`.
+fn voice_trials(rec: &Recogniser, voice: &Voice, seed: u64) -> Result<Vec<Trial>, String> {
+    let mut rng = Rng(seed);
+    let have: Vec<usize> = (0..10).filter(|&d| !voice.takes[d].is_empty()).collect();
+    let mut cache: std::collections::HashMap<PathBuf, Vec<f32>> = Default::default();
     let mut trials = Vec::new();
-    for s in 0..SEQUENCES {
-        let want = challenge::plan_digits(4, first_seed + s).map_err(|e| e.to_string())?;
-        let chosen: Vec<&Vec<f32>> = want.bytes().map(|b| pick(b - b'0', &mut rng)).collect();
-        let r = rec.hear(&splice(&chosen, &mut rng))?;
-        trials.push(Trial::new(want, &r, &mut rng, s)?);
+    for _ in 0..voice.trials {
+        let want: Vec<usize> = (0..4).map(|_| have[rng.below(have.len())]).collect();
+        let mut chosen = Vec::new();
+        for &d in &want {
+            let path = voice.takes[d][rng.below(voice.takes[d].len())].clone();
+            if !cache.contains_key(&path) {
+                cache.insert(path.clone(), read_16k(&path)?);
+            }
+            chosen.push(path);
+        }
+        let takes: Vec<&Vec<f32>> = chosen.iter().map(|p| &cache[p]).collect();
+        let audio = splice(&takes, &mut rng);
+        let want: String = want.iter().map(|&d| char::from(b'0' + d as u8)).collect();
+        trials.push(Trial::new(want, &rec.hear(&audio)?, &mut rng, &have)?);
     }
     Ok(trials)
 }
 
-fn fsdd(rec: &Recogniser, data: &Path, heldout: Option<&str>) -> Result<Value, String> {
-    let dir = data.join("fsdd/recordings");
-    let mut out = serde_json::Map::new();
-    for (k, speaker) in FSDD.iter().enumerate() {
-        let mut takes: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 10];
-        for (d, list) in takes.iter_mut().enumerate() {
-            for i in 0..50 {
-                let p = dir.join(format!("{d}_{speaker}_{i}.wav"));
-                if p.exists() {
-                    list.push(read_16k(&p)?);
-                }
-            }
-        }
-        let trials = challenge_trials(rec, 7_000, Rng(1000 + k as u64), |d, rng| {
-            let list = &takes[d as usize];
-            &list[rng.below(list.len())]
-        })?;
-        let mut v = score(&trials);
-        v["seen_in_training"] = json!(!held_out(heldout, speaker));
-        out.insert(speaker.to_string(), v);
-    }
-    Ok(Value::Object(out))
-}
+/// Trials per voice, by the voice's index in the catalogue.
+type VoiceTrials = Vec<(usize, Vec<Trial>)>;
 
-/// The `ivr` set: per [`IVR`] speaker in `voices` (`<speaker>/digits/{0..9,oh}.wav`), the
-/// `fsdd` set's challenges spliced from the speaker's single take per digit, 0 alternating
-/// between "zero" and "oh". `None` when `voices` lacks a speaker (not provisioned).
-fn ivr(
-    rec: &Recogniser,
-    voices: &Path,
-    seen: &dyn Fn(&str) -> bool,
-) -> Result<Option<Value>, String> {
-    if !IVR
-        .iter()
-        .all(|s| voices.join(format!("{s}/digits/9.wav")).exists())
-    {
-        return Ok(None);
-    }
-    let mut out = serde_json::Map::new();
-    for (k, speaker) in IVR.iter().enumerate() {
-        let dir = voices.join(format!("{speaker}/digits"));
-        let takes = (0..10)
-            .map(|d| read_16k(&dir.join(format!("{d}.wav"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        let oh = dir.join("oh.wav");
-        let oh = if oh.exists() {
-            Some(read_16k(&oh)?)
-        } else {
-            None
-        };
-        let (mut zeros, mut ohs) = (0usize, 0usize);
-        let trials = challenge_trials(rec, 7_000, Rng(2000 + k as u64), |d, _| match (d, &oh) {
-            (0, Some(oh)) => {
-                zeros += 1;
-                if zeros % 2 == 0 {
-                    ohs += 1;
-                    oh
-                } else {
-                    &takes[0]
-                }
-            }
-            (d, _) => &takes[d as usize],
-        })?;
-        let mut v = score(&trials);
-        v["seen_in_training"] = json!(seen(speaker));
-        v["zeros_said_as_oh"] = json!(ohs);
-        out.insert(speaker.to_string(), v);
-    }
-    Ok(Some(Value::Object(out)))
-}
-
-fn cmn(rec: &Recogniser, data: &Path) -> Result<Value, String> {
-    let dir = data.join("audio_cmn/wav16k");
-    let names = [
-        "0_ling2", "1_yi1", "2_er4", "3_san1", "4_si4", "5_wu3", "6_liu4", "7_qi1", "8_ba1",
-        "9_jiu3",
+/// Every voice's trials with the head at `head` (voices filtered by `keep`), two threads.
+fn run_voices(
+    base: &Recogniser,
+    head: &Path,
+    all: &[Voice],
+    keep: &dyn Fn(&Voice) -> bool,
+) -> Result<VoiceTrials, String> {
+    let rec = base.with_head(head)?;
+    let todo: Vec<usize> = (0..all.len()).filter(|&i| keep(&all[i])).collect();
+    let halves: Vec<Vec<usize>> = vec![
+        todo.iter().copied().step_by(2).collect(),
+        todo.iter().copied().skip(1).step_by(2).collect(),
     ];
-    let mut takes = Vec::new();
-    for n in names {
-        takes.push(read_16k(&dir.join(format!("yuetan_{n}.wav")))?);
+    let results: Vec<Result<VoiceTrials, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = halves
+            .iter()
+            .map(|half| {
+                let rec = &rec;
+                s.spawn(move || {
+                    half.iter()
+                        .map(|&i| Ok((i, voice_trials(rec, &all[i], 9_000 + i as u64)?)))
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a worker panicked".into())))
+            .collect()
+    });
+    let mut out = Vec::new();
+    for r in results {
+        out.extend(r?);
     }
-    let liang = read_16k(&dir.join("yuetan_2_liang3.wav"))?;
-    let trials = challenge_trials(rec, 9_000, Rng(77), |d, rng| match d {
-        2 if rng.below(2) == 1 => &liang,
-        d => &takes[d as usize],
-    })?;
-    let mut v = score(&trials);
-    v["seen_in_training"] = json!(true);
-    Ok(v)
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out)
 }
 
 fn grid(rec: &Recogniser, data: &Path) -> Result<Value, String> {
     let mut rows = Vec::new();
-    let (mut exact, mut found, mut extra) = (0, 0, 0usize);
+    let (mut verified, mut exact, mut extra) = (0, 0, 0usize);
     for (name, digit) in GRID {
-        let got = rec
-            .hear(&read_16k(
-                &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
-            )?)?
-            .digits;
+        let heard = rec.hear(&read_16k(
+            &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
+        )?)?;
+        let margin = heard.margin(digit);
+        let got = heard.digits;
+        verified += usize::from(margin > DigitsConfig::new(Language::Auto).min_margin);
         exact += usize::from(got == digit);
-        found += usize::from(got.contains(digit));
         extra += got.len() - usize::from(got.contains(digit));
-        rows.push(json!({"clip": name, "said": digit, "heard": got}));
+        rows.push(json!({"clip": name, "said": digit, "heard": got, "margin": margin}));
     }
     Ok(json!({
         "n": GRID.len(),
+        "verified": verified,
         "exact": exact,
-        "digit_found": found,
         "false_digits": extra,
         "clips": rows,
     }))
@@ -403,102 +498,158 @@ fn sync(engine: &Engine, vad: &VadModel, data: &Path) -> Result<Value, String> {
     }))
 }
 
-/// One table row of a challenge set's [`score`] (`unseen`: how to call a speaker not seen in
-/// training).
-fn challenge_row(label: &str, s: &Value, unseen: &str) -> String {
+/// One table row of per-voice or pooled [`score`]s.
+fn row(label: &str, s: &Value) -> String {
     let f = |k: &str| s[k].as_f64().unwrap_or(0.0);
     format!(
-        "| {label} ({}) | sequence acc / digit error rate; challenge accepted / one digit off accepted / unrelated accepted (n={}) | {:.3} / {:.3}; {:.3} / {:.3} / {:.3} |",
-        if s["seen_in_training"] == true { "seen in training" } else { unseen },
+        "| {label} | {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
         s["n"],
-        f("seq_acc"),
-        f("digit_error_rate"),
         f("accepted"),
         f("one_digit_off_accepted"),
-        f("unrelated_accepted")
+        f("unrelated_accepted"),
+        f("seq_acc"),
+        f("digit_error_rate")
     )
+}
+
+/// Per-voice rows and pooled rows per language (and per `group` of voices) of `results`.
+fn voice_table(
+    title: &str,
+    all: &[Voice],
+    results: &[(usize, Vec<Trial>)],
+    note: &dyn Fn(&Voice) -> &'static str,
+    table: &mut Vec<String>,
+) -> Value {
+    table.push(String::new());
+    table.push(title.to_string());
+    table.push(String::new());
+    table.push("| voice | n | challenge accepted | one digit off accepted | unrelated accepted | sequence acc | digit error rate |".into());
+    table.push("|---|---|---|---|---|---|---|".into());
+    let mut per_voice = serde_json::Map::new();
+    for (i, trials) in results {
+        let v = &all[*i];
+        let mut s = score(&trials.iter().collect::<Vec<_>>());
+        s["lang"] = json!(v.lang);
+        s["note"] = json!(note(v));
+        table.push(row(&format!("{} ({}{})", v.id, v.lang, note(v)), &s));
+        per_voice.insert(v.id.clone(), s);
+    }
+    let mut pooled = serde_json::Map::new();
+    type Keep = fn(&Voice) -> bool;
+    let groups: [(&str, Keep); 5] = [
+        ("en", |v| v.lang == "en"),
+        ("cmn", |v| v.lang == "cmn"),
+        ("en fsdd", |v| v.id.starts_with("fsdd_")),
+        ("en speech commands", |v| v.id.starts_with("sc_")),
+        ("en single-take voices", |v| v.lang == "en" && v.trials == 40),
+    ];
+    for (name, keep) in groups {
+        let trials: Vec<&Trial> = results
+            .iter()
+            .filter(|(i, _)| keep(&all[*i]))
+            .flat_map(|(_, t)| t)
+            .collect();
+        if trials.is_empty() {
+            continue;
+        }
+        let s = score(&trials);
+        table.push(row(&format!("**pooled {name}**"), &s));
+        pooled.insert(name.to_string(), s);
+    }
+    json!({ "voices": per_voice, "pooled": pooled })
 }
 
 /// Runs every digits evaluation and prints the table and the JSON.
 pub fn run(opts: &Options) -> Result<(), String> {
     let engine = engine(&opts.models)?;
     let vad = engine.vad().ok_or("no VAD model in the models directory")?;
-    let model_path = opts
-        .digits_model
-        .clone()
-        .unwrap_or_else(|| opts.models.join(livecheck::models::files::DIGITS));
-    let mut bytes = livecheck::ModelSet::from_dir(&opts.models)
+    let bytes = livecheck::ModelSet::from_dir(&opts.models)
         .map_err(|e| e.to_string())?
         .digits
         .ok_or("no digit model in the models directory")?;
-    bytes.head =
-        std::fs::read(&model_path).map_err(|e| format!("{}: {e}", model_path.display()))?;
-    let model = DigitModel::load(&bytes).map_err(|e| e.to_string())?;
+    let shipped_path = opts.models.join(livecheck::models::files::DIGITS);
     let rec = Recogniser {
         vad: vad.clone(),
-        model,
+        model: DigitModel::load(&bytes).map_err(|e| e.to_string())?,
+        encoder: bytes.encoder,
     };
-    let heldout = opts.heldout.as_deref();
-    let mut table = vec![
-        format!("model: {}", model_path.display()),
-        "| set | metric | value |".to_string(),
-        "|---|---|---|".to_string(),
-    ];
+    let work = opts.root.join("models/whisper_digits");
+    let mut table = vec![format!(
+        "Verification at the default margin ({}): accepted when the challenge is more likely than every one-digit change, deletion, swap and the beam's best readings.",
+        DigitsConfig::new(Language::Auto).min_margin
+    )];
     let mut report = serde_json::Map::new();
-    report.insert("model".into(), json!(model_path.display().to_string()));
 
-    if opts.wants("fsdd") {
-        let v = fsdd(&rec, &opts.data, heldout)?;
-        for speaker in FSDD {
-            table.push(challenge_row(
-                &format!("fsdd {speaker}"),
-                &v[speaker],
-                "held out",
-            ));
+    if opts.wants("voices") {
+        let all = voices(&opts.data, &opts.voices);
+        if !opts.voices.join("allison/digits/9.wav").exists() {
+            let why = format!(
+                "the Debian voices (allison, dawson) are missing from {}: `models/whisper_digits/run.sh` provisions them",
+                opts.voices.display()
+            );
+            println!("NOTE: {why}");
+            table.push(format!("NOTE: {why}"));
         }
-        report.insert("fsdd".into(), v);
-    }
-    if opts.wants("ivr") {
-        let seen = |speaker: &str| {
-            !held_out(heldout, speaker) && (opts.digits_model.is_some() || SHIPPED_MODEL_HEARD_IVR)
-        };
-        match ivr(&rec, &opts.voices, &seen)? {
-            Some(v) => {
-                for speaker in IVR {
-                    table.push(challenge_row(
-                        &format!("ivr {speaker}"),
-                        &v[speaker],
-                        "unseen",
-                    ));
-                }
-                report.insert("ivr".into(), v);
+        let folds = folds(&work.join("folds.tsv"))?;
+        let heads: Vec<PathBuf> = (0..folds.len())
+            .map(|k| work.join(format!("work/fold_{k}.onnx")))
+            .collect();
+        if heads.iter().all(|h| h.exists()) {
+            let mut results = Vec::new();
+            for (k, (held, head)) in folds.iter().zip(&heads).enumerate() {
+                eprintln!("fold {k}: {} voices held out", held.len());
+                results.extend(run_voices(&rec, head, &all, &|v| held.contains(&v.id))?);
             }
-            None => {
-                let why = format!(
-                    "SKIPPED: no real Debian voices in {} (provision them with `models/digits/train.sh --voices-only`)",
-                    opts.voices.display()
-                );
-                println!("ivr {why}");
-                table.push(format!("| ivr | {why} | – |"));
-                report.insert("ivr".into(), json!({ "skipped": why }));
-            }
+            results.sort_by_key(|(i, _)| *i);
+            let v = voice_table(
+                "**Leave-speakers-out** (each voice heard by the fold head trained without it):",
+                &all,
+                &results,
+                &|_| "",
+                &mut table,
+            );
+            report.insert("leave_speakers_out".into(), v);
+        } else {
+            let why = "SKIPPED leave-speakers-out: no fold heads in models/whisper_digits/work (`cargo xtask train-digits` makes them)";
+            println!("{why}");
+            table.push(why.into());
+            report.insert("leave_speakers_out".into(), json!({ "skipped": why }));
         }
-    }
-    if opts.wants("cmn") {
-        let v = cmn(&rec, &opts.data)?;
-        table.push(challenge_row("audio_cmn yuetan", &v, "held out"));
-        report.insert("cmn".into(), v);
+        let results = run_voices(&rec, &shipped_path, &all, &|_| true)?;
+        let v = voice_table(
+            "**Shipped head** (`models/digits.onnx`; trained on every voice except the GPL-licensed ones, marked unseen):",
+            &all,
+            &results,
+            &|v| if SHIPPED_HEAD_UNSEEN.contains(&v.id.as_str()) { ", unseen" } else { ", seen" },
+            &mut table,
+        );
+        report.insert("shipped".into(), v);
     }
     if opts.wants("grid") {
-        let v = grid(&rec, &opts.data)?;
-        table.push(format!(
-            "| grid sentences | exactly the digit / digit heard / other digits heard | {} / {} / {} of {} |",
-            v["exact"], v["digit_found"], v["false_digits"], v["n"]
-        ));
-        report.insert("grid".into(), v);
+        table.push(String::new());
+        table.push("| GRID sentences (never trained on) | head | one-digit challenge verified | exactly the digit decoded | other digits decoded |".into());
+        table.push("|---|---|---|---|---|".into());
+        let mut v = serde_json::Map::new();
+        let mut heads = vec![("shipped".to_string(), shipped_path.clone())];
+        for k in 0..5 {
+            let p = work.join(format!("work/fold_{k}.onnx"));
+            if p.exists() {
+                heads.push((format!("fold {k}"), p));
+            }
+        }
+        for (name, head) in heads {
+            let g = grid(&rec.with_head(&head)?, &opts.data)?;
+            table.push(format!(
+                "| | {name} | {} / {} | {} / {} | {} |",
+                g["verified"], g["n"], g["exact"], g["n"], g["false_digits"]
+            ));
+            v.insert(name, g);
+        }
+        report.insert("grid".into(), Value::Object(v));
     }
     if opts.wants("sync") {
         let v = sync(&engine, vad, &opts.data)?;
+        table.push(String::new());
         table.push(format!(
             "| grid sync | ROC AUC; swaps detected at 0 false rejects; at default {:.2} | {:.3}; {} of {}; {} of {} |",
             v["default_threshold"].as_f64().unwrap_or(0.0), v["auc"].as_f64().unwrap_or(0.0),
@@ -525,11 +676,31 @@ mod tests {
     }
 
     #[test]
-    fn heldout_lists_speakers_separated_by_commas() {
-        assert!(held_out(Some("nicolas"), "nicolas"));
-        assert!(held_out(Some("allison, dawson"), "dawson"));
-        assert!(!held_out(Some("allison,dawson"), "nicolas"));
-        assert!(!held_out(None, "allison"));
+    fn folds_hold_every_voice_out_once() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let folds = folds(&root.join("models/whisper_digits/folds.tsv")).unwrap();
+        assert_eq!(folds.len(), 5);
+        let mut all: Vec<&String> = folds.iter().flatten().collect();
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "a voice is in two folds");
+        let Some((_, data, _)) = crate::media::test_inputs() else {
+            return;
+        };
+        let found = voices(&data, &root.join("models/whisper_digits/work/debian"));
+        // Every voice found is in a fold (the Debian ones only once provisioned).
+        for v in &found {
+            assert!(all.contains(&&v.id), "{} is in no fold", v.id);
+            assert!(v.takes.iter().any(|t| !t.is_empty()));
+        }
+        assert!(found.len() >= 31, "{} voices", found.len());
+        let cmn: Vec<&str> = found
+            .iter()
+            .filter(|v| v.lang == "cmn")
+            .map(|v| v.id.as_str())
+            .collect();
+        assert_eq!(cmn, ["cmn_yuetan", "gcompris_zh_fengjie"]);
     }
 
     #[test]

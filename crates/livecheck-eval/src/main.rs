@@ -16,7 +16,7 @@ const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data D
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
-       digits only: [--digits-model FILE.onnx] [--heldout SPEAKER[,SPEAKER...]] [--voices DIR]";
+       digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync)";
 
 /// Command-line options shared by the evaluations.
 pub struct Options {
@@ -26,13 +26,10 @@ pub struct Options {
     pub models: PathBuf,
     /// Where to write the JSON report, besides stdout.
     pub json_out: Option<PathBuf>,
-    /// Run only this set (e.g. `focus_blink`, `nodding_pigeon`, `fsdd`, `sync`).
+    /// Run only this set (e.g. `focus_blink`, `nodding_pigeon`, `voices`, `sync`).
     pub only: Option<String>,
-    /// Digit model to evaluate instead of the models directory's (e.g. a fold model).
-    pub digits_model: Option<PathBuf>,
-    /// Comma-separated real speakers (FSDD, `ivr`) that `digits_model` was trained without.
-    pub heldout: Option<String>,
-    /// The real Debian voices of the digits `ivr` set (`models/digits/work/debian` or `--voices`).
+    /// The real Debian voices of the digits evaluation (`models/whisper_digits/work/debian` or
+    /// `--voices`).
     pub voices: PathBuf,
     /// The repository root (`fixtures/` lives there).
     pub root: PathBuf,
@@ -79,9 +76,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             .unwrap_or_else(|| root.join("models")),
         json_out: None,
         only: None,
-        digits_model: None,
-        heldout: None,
-        voices: root.join("models/digits/work/debian"),
+        voices: root.join("models/whisper_digits/work/debian"),
         root: root.clone(),
         cache: None,
         variants: None,
@@ -99,8 +94,6 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--models" => opts.models = value()?.into(),
             "--json" => opts.json_out = Some(value()?.into()),
             "--only" => opts.only = Some(value()?),
-            "--digits-model" => opts.digits_model = Some(value()?.into()),
-            "--heldout" => opts.heldout = Some(value()?),
             "--voices" => opts.voices = value()?.into(),
             "--cache" => opts.cache = Some(value()?.into()),
             "--variants" => opts.variants = Some(value()?),

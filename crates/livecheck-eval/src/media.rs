@@ -45,3 +45,27 @@ pub fn measure(
     }
     Ok(out)
 }
+
+/// The repository root, the data and the models directories for tests, or `None` with a
+/// printed skip (a failure under CI).
+#[cfg(test)]
+pub fn test_inputs() -> Option<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let root = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    let data = root.join("../shared/data");
+    let models = root.join("models");
+    let have =
+        data.join("MANIFEST.tsv").exists() && models.join(livecheck::models::files::IRIS).exists();
+    if have {
+        return Some((root, data, models));
+    }
+    let msg = format!(
+        "needs {} and the models in {} (`cargo xtask models`)",
+        data.display(),
+        models.display()
+    );
+    if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+        panic!("{msg}: required when CI=true");
+    }
+    eprintln!("SKIPPED: {msg}");
+    None
+}

@@ -21,12 +21,10 @@ pub mod files {
     pub const IRIS: &str = "iris_landmark.onnx";
     /// Silero voice activity detector (16 kHz, stateful).
     pub const VAD: &str = "silero_vad_16k.onnx";
-    /// The project's spoken-digit CTC head (committed, trained by `models/digits/train.sh`).
+    /// The project's spoken-digit CTC head (committed, trained by `models/whisper_digits/run.sh`).
     pub const DIGITS: &str = "digits.onnx";
-    /// Log-mel front end of the speech embedding (openWakeWord).
-    pub const SPEECH_MEL: &str = "speech_melspectrogram.onnx";
-    /// Pretrained speech embedding (Google speech_embedding via openWakeWord).
-    pub const SPEECH_EMBEDDING: &str = "speech_embedding.onnx";
+    /// Whisper base's encoder on a 6 s window (built by `cargo xtask models`).
+    pub const WHISPER_ENCODER: &str = "whisper_encoder_base_6s.onnx";
 }
 
 /// The raw bytes of every model livecheck runs.
@@ -40,7 +38,7 @@ pub struct ModelSet {
     pub iris: Vec<u8>,
     /// Silero VAD ONNX bytes (optional: only the audio checks need it).
     pub vad: Option<Vec<u8>>,
-    /// The digit recogniser's three models (optional: only the digits challenge needs them).
+    /// The digit recogniser's two models (optional: only the digits challenge needs them).
     pub digits: Option<crate::audio::DigitModelBytes>,
 }
 
@@ -58,7 +56,7 @@ impl std::fmt::Debug for ModelSet {
 
 impl ModelSet {
     /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists,
-    /// the digit recogniser's three files only if the head (`digits.onnx`) exists.
+    /// the digit recogniser's two files only if the head (`digits.onnx`) exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let optional = |name: &str| {
@@ -76,8 +74,7 @@ impl ModelSet {
             vad: optional(files::VAD)?,
             digits: match optional(files::DIGITS)? {
                 Some(head) => Some(crate::audio::DigitModelBytes {
-                    melspectrogram: read(dir.join(files::SPEECH_MEL))?,
-                    embedding: read(dir.join(files::SPEECH_EMBEDDING))?,
+                    encoder: read(dir.join(files::WHISPER_ENCODER))?,
                     head,
                 }),
                 None => None,
@@ -87,50 +84,13 @@ impl ModelSet {
 }
 
 /// Parses ONNX bytes into the protobuf model (`name` appears in errors).
-pub fn parse(name: &'static str, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
+fn parse(name: &'static str, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
     tract_onnx::onnx()
         .proto_model_for_read(&mut &bytes[..])
         .map_err(|e| Error::BadModel {
             name,
             reason: format!("{e:#}"),
         })
-}
-
-/// Replaces the value of the one int64 initializer equal to `from` (a Reshape target, say)
-/// with `to`. Errors when no initializer or several hold `from`.
-pub fn patch_int64(
-    name: &'static str,
-    proto: &mut tract_onnx::pb::ModelProto,
-    from: &[i64],
-    to: &[i64],
-) -> Result<()> {
-    const INT64: i32 = 7;
-    let bad = |reason: String| Error::BadModel { name, reason };
-    let graph = proto.graph.as_mut().ok_or_else(|| bad("no graph".into()))?;
-    let values = |t: &tract_onnx::pb::TensorProto| -> Vec<i64> {
-        if t.raw_data.is_empty() {
-            t.int64_data.clone()
-        } else {
-            t.raw_data
-                .chunks_exact(8)
-                .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-                .collect()
-        }
-    };
-    let mut hits = graph
-        .initializer
-        .iter_mut()
-        .filter(|t| t.data_type == INT64 && values(t) == from);
-    let t = hits
-        .next()
-        .ok_or_else(|| bad(format!("no int64 initializer {from:?} to patch")))?;
-    t.dims = vec![to.len() as i64];
-    t.int64_data.clear();
-    t.raw_data = to.iter().flat_map(|v| v.to_le_bytes()).collect();
-    if hits.next().is_some() {
-        return Err(bad(format!("several int64 initializers are {from:?}")));
-    }
-    Ok(())
 }
 
 fn read(path: PathBuf) -> Result<Vec<u8>> {
@@ -155,22 +115,13 @@ impl Model {
         input_shapes: &[&[usize]],
         output_lens: &[usize],
     ) -> Result<Self> {
-        Self::from_proto(name, &parse(name, bytes)?, input_shapes, output_lens)
-    }
-
-    /// As [`Model::load`], from a parsed (possibly patched, see [`patch_int64`]) ONNX proto.
-    pub fn from_proto(
-        name: &'static str,
-        proto: &tract_onnx::pb::ModelProto,
-        input_shapes: &[&[usize]],
-        output_lens: &[usize],
-    ) -> Result<Self> {
+        let proto = parse(name, bytes)?;
         let bad = |e: TractError| Error::BadModel {
             name,
             reason: format!("{e:#}"),
         };
         let mut model = tract_onnx::onnx()
-            .model_for_proto_model(proto)
+            .model_for_proto_model(&proto)
             .map_err(bad)?;
         if model.inputs.len() != input_shapes.len() {
             return Err(Error::BadModel {

@@ -59,11 +59,11 @@ pub struct DigitsConfig {
     pub end_silence_ms: i64,
     /// Least speech after the digits are shown, ms.
     pub min_speech_ms: i64,
-    /// When the digits heard differ from the challenge, the challenge still passes if the audio
-    /// supports it this well: `log P(challenge) − log P(heard)` under the digit model (see
-    /// [`crate::audio::digits::Recognition::support`]; natural log, ≤ 0). `0` demands an
-    /// exact match of the decoded digits.
-    pub min_support: f32,
+    /// The challenge passes when the audio supports it better than every competing reading
+    /// by more than this: [`crate::audio::digits::Recognition::margin`] (natural log) must
+    /// exceed it. `0` (the default): the challenge must be the most likely reading; a higher
+    /// value trades true accepts for fewer false ones.
+    pub min_margin: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
     /// speech: below it the lips did not move while the voice spoke.
     pub min_mouth_motion: f32,
@@ -85,7 +85,7 @@ impl DigitsConfig {
             timeout_ms: 12_000,
             end_silence_ms: 1_500,
             min_speech_ms: 300,
-            min_support: -2.0,
+            min_margin: 0.0,
             min_mouth_motion: 0.04,
             min_face_coverage: 0.7,
             vad: VadConfig::default(),
@@ -110,10 +110,10 @@ impl DigitsConfig {
         }
         if !(self.min_mouth_motion >= 0.0
             && (0.0..=1.0).contains(&self.min_face_coverage)
-            && self.min_support <= 0.0)
+            && self.min_margin.is_finite())
         {
             return Err(Error::InvalidConfig(
-                "min_mouth_motion must be >= 0, min_face_coverage within 0..=1 and min_support <= 0"
+                "min_mouth_motion must be >= 0, min_face_coverage within 0..=1 and min_margin finite"
                     .into(),
             ));
         }
@@ -130,9 +130,9 @@ pub struct Reading {
     pub challenge: String,
     /// The digits heard ("" when none).
     pub recognised: String,
-    /// How well the audio supports the challenge against what was heard (0 when they match;
-    /// see [`DigitsConfig::min_support`]).
-    pub support: f32,
+    /// How much better the audio supports the challenge than any competing reading (see
+    /// [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
+    pub margin: f32,
     /// The language of the prompt.
     pub language: Language,
     /// Each digit heard, times on the caller's clock.
@@ -184,8 +184,8 @@ pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
     if reading.face_coverage < config.min_face_coverage {
         reasons.push(Reason::FaceLost);
     }
-    let supported = reading.support >= config.min_support; // false for NaN
-    if reading.recognised != reading.challenge && !supported {
+    let verified = reading.margin > config.min_margin; // false for NaN
+    if !verified {
         reasons.push(Reason::WrongDigits);
     }
     if reading.mouth_motion < config.min_mouth_motion {
@@ -211,7 +211,7 @@ mod tests {
         Reading {
             challenge: "4829".into(),
             recognised: recognised.into(),
-            support: if recognised == "4829" { 0.0 } else { -8.0 },
+            margin: if recognised == "4829" { 6.0 } else { -8.0 },
             language: Language::Mandarin,
             digits: Vec::new(),
             speech: vec![seg(1000, 3000)],
@@ -236,12 +236,18 @@ mod tests {
             judge(&reading("4828", 0.2, 1.0, true), &c),
             [Reason::WrongDigits]
         );
-        // Heard one digit differently, but the audio supports the challenge nearly as well.
+        // Decoded one digit differently, but the audio still favours the challenge.
         let close = Reading {
-            support: -0.5,
+            margin: 0.5,
             ..reading("4828", 0.2, 1.0, true)
         };
         assert!(judge(&close, &c).is_empty());
+        // Decoded right, but a competitor is as likely: not enough.
+        let tie = Reading {
+            margin: 0.0,
+            ..reading("4829", 0.2, 1.0, true)
+        };
+        assert_eq!(judge(&tie, &c), [Reason::WrongDigits]);
         assert_eq!(
             judge(&reading("4829", 0.01, 1.0, false), &c),
             [Reason::NoLipMotion]

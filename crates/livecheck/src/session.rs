@@ -264,7 +264,9 @@ pub struct Heard {
     pub start_ms: i64,
     /// Speech segments on the caller's clock.
     pub speech: Vec<SpeechSegment>,
-    /// Digits heard in that speech (times on the caller's clock).
+    /// The recogniser's output over the speech of the reading phase only (as
+    /// [`Session::finish`] runs it: its steps decide [`Reading::margin`]); digit times on the
+    /// caller's clock.
     pub recognition: digits::Recognition,
 }
 
@@ -572,7 +574,7 @@ impl Machine {
             .collect();
         let challenge = self.digits.clone().unwrap_or_default();
         let reading = Reading {
-            support: heard.recognition.support(&challenge),
+            margin: heard.recognition.margin(&challenge),
             challenge,
             recognised: digits.iter().map(|d| char::from(b'0' + d.digit)).collect(),
             language: config.language,
@@ -1071,6 +1073,17 @@ mod tests {
         }
     }
 
+    /// Recogniser steps that clearly say `text`: each digit for two steps between blanks.
+    fn spelled(text: &str) -> Vec<[f32; digits::CLASSES]> {
+        let step = |class: usize| std::array::from_fn(|k| if k == class { -0.01 } else { -6.0 });
+        let mut steps = vec![step(0)];
+        for b in text.bytes() {
+            let class = (b - b'0') as usize + 1;
+            steps.extend([step(class), step(class), step(0)]);
+        }
+        steps
+    }
+
     #[test]
     fn digits_reading_ends_on_the_silence_after_speech_and_is_judged() {
         let config = SessionConfig::digits(Language::English).with_digits("4829");
@@ -1099,7 +1112,7 @@ mod tests {
                 segments: [(1, 200), (4, 1300), (8, 1700), (2, 2000), (9, 2300)]
                     .map(|(d, t)| digit(d, t))
                     .to_vec(),
-                ..Default::default()
+                steps: spelled("4829"),
             },
             ..Heard::default()
         };

@@ -5,7 +5,7 @@
 //! cargo xtask test      [cargo test args]      setup + models + every test of the workspace
 //! cargo xtask demo      <video> [--json]       setup + models + `livecheck check` (action liveness) on it
 //! cargo xtask bench-compare                    tract vs ONNX Runtime, same inputs, one run
-//! cargo xtask train-digits [--second-fold]     retrain models/digits.onnx (models/digits/train.sh)
+//! cargo xtask train-digits                    retrain models/digits.onnx (models/whisper_digits/run.sh)
 //! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
 //! cargo xtask mobile                           check the Android and iOS staticlibs build
 //! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
@@ -41,9 +41,9 @@ commands:
   bench-compare
              tract (criterion) vs ONNX Runtime on the same inputs, single thread
   train-digits
-             retrain the spoken-digit model: models/digits/train.sh (TTS synthesis,
-             evaluation + shipped model, models/digits.onnx, results.json; ~50 min on
-             2 cores; needs espeak-ng, flite, festival)   --second-fold  one more fold
+             retrain the spoken-digit head: models/whisper_digits/run.sh (Whisper
+             encoder features, 5 leave-speakers-out folds, shipped head models/digits.onnx,
+             results.json; ~75 min on one core; needs espeak-ng)
   bindings   build crates/livecheck-ffi and generate Kotlin, Swift and Python into
              bindings/<lang>/generated (pinned uniffi-bindgen, library mode)
                --test  also check the committed Swift is current and run the Python

@@ -63,7 +63,11 @@ pub struct Model {
     pub package: String,
     /// Path of the source file inside the wheel.
     pub member: String,
-    /// SHA-256 of that source file.
+    /// Members of other packages' wheels that continue the source file (a model split across
+    /// wheels), appended in order.
+    #[serde(default)]
+    pub continued: Vec<Part>,
+    /// SHA-256 of that source file (of all its parts joined).
     pub member_sha256: String,
     pub conversion: Conversion,
     /// SHA-256 of the produced file.
@@ -73,13 +77,25 @@ pub struct Model {
     pub outputs: Vec<TensorSpec>,
 }
 
+/// A later part of a model's source file, inside another package's wheel.
+#[derive(Debug, Deserialize)]
+pub struct Part {
+    /// Name of the [`Package`] holding it.
+    pub package: String,
+    /// Path of the part inside that wheel.
+    pub member: String,
+}
+
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Conversion {
     /// The member is used as shipped.
     None,
     /// `tflite2onnx IN OUT`, then canonical re-serialisation.
     Tflite2onnx,
+    /// `models/whisper_digits/provision.py --model-bin IN --out OUT`: Whisper's encoder from a
+    /// CTranslate2 `model.bin` rebuilt as a plain ONNX graph.
+    WhisperEncoder,
 }
 
 /// Documentation of one model input or output.
@@ -118,6 +134,9 @@ impl Manifest {
             check_hash(&m.member_sha256, &m.file)?;
             check_file_name(&m.file)?;
             self.package(&m.package)?;
+            for part in &m.continued {
+                self.package(&part.package)?;
+            }
             for t in m.inputs.iter().chain(&m.outputs) {
                 if t.name.is_empty() || t.shape.iter().any(|&d| d <= 0) || t.description.is_empty()
                 {
@@ -183,8 +202,7 @@ mod tests {
                 "face_landmark.onnx",
                 "iris_landmark.onnx",
                 "silero_vad_16k.onnx",
-                "speech_melspectrogram.onnx",
-                "speech_embedding.onnx",
+                "whisper_encoder_base_6s.onnx",
             ]
         );
         for model in &m.models {

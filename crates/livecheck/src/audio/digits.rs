@@ -1,17 +1,19 @@
 //! Spoken digits: 16 kHz speech → a digit string with per-digit times and confidences, in
-//! English and Mandarin alike (零 and "zero" are the same class).
+//! English and Mandarin alike (零 and "zero" are the same class), and the challenge check as
+//! verification ([`Recognition::margin`]).
 //!
-//! Three models in a row, on fixed 6 s windows:
-//! 1. `speech_melspectrogram.onnx` (from PyPI `openwakeword==0.4.0`): 32-band log-mel, 10 ms
-//!    hop, input in 16-bit scale; then `x / 10 + 2` as openWakeWord does;
-//! 2. `speech_embedding.onnx` (same wheel: Google's pretrained speech embedding, trained on a
-//!    large multi-speaker corpus): one 96-d vector per 76 mel frames, every 8 frames (80 ms);
-//! 3. `digits.onnx`, the project's own CTC head (trained by `models/digits/train.sh` on those
-//!    embeddings): log-probabilities of blank and the ten digits per 80 ms step.
+//! Two models in a row, on fixed 6 s windows:
+//! 1. Whisper's log-mel ([`super::logmel`]) and **OpenAI Whisper base's encoder**
+//!    (`whisper_encoder_base_6s.onnx`, MIT; rebuilt at provisioning time from the pinned PyPI
+//!    wheels by `models/whisper_digits/provision.py`, positional table sliced to the window):
+//!    a frozen front end trained on 680,000 hours of speech in 97 languages, one 512-d vector
+//!    per 20 ms;
+//! 2. `digits.onnx`, the project's own CTC head (`models/whisper_digits/run.sh`): log-probabilities
+//!    of blank and the ten digits per 40 ms step.
 //!
 //! [`recognise`] places windows on the speech the VAD found
 //! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
-//! runs the model on each and decodes: CTC prefix beam search for the digit string (summing
+//! runs the models on each and decodes: CTC prefix beam search for the digit string (summing
 //! over alignments), then the most likely alignment of that string for each digit's times.
 //!
 //! ```no_run
@@ -23,49 +25,42 @@
 //! let speech = Vad::new(&vad, VadConfig::default())?.detect(&pcm.samples)?;
 //! let read = |f: &str| std::fs::read(format!("models/{f}")).unwrap();
 //! let model = DigitModel::load(&DigitModelBytes {
-//!     melspectrogram: read("speech_melspectrogram.onnx"),
-//!     embedding: read("speech_embedding.onnx"),
+//!     encoder: read("whisper_encoder_base_6s.onnx"),
 //!     head: read("digits.onnx"),
 //! })?;
 //! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
-//! println!("{}", heard.digits);
+//! println!("{} (margin for 4829: {:.1})", heard.digits, heard.margin("4829"));
 //! # Ok(()) }
 //! ```
 
+use crate::audio::logmel::{self, LogMel};
 use crate::audio::{SpeechSegment, TARGET_RATE};
 use crate::error::Result;
 use crate::models::Model;
 
 /// Samples in one model window (6 s at 16 kHz).
-pub const WINDOW: usize = 96_000;
-/// Mel frames of one window (512-sample frames, 160 hop) and bands per frame.
-const MEL_FRAMES: usize = 597;
-const MEL_BANDS: usize = 32;
-/// Mel frames per embedding, and the hop between embeddings.
-const EMBED_FRAMES: usize = 76;
-const EMBED_HOP: usize = 8;
-/// Size of one embedding.
-const EMBED_DIM: usize = 96;
-/// Output steps per window (one per embedding).
-pub const STEPS: usize = (MEL_FRAMES - EMBED_FRAMES) / EMBED_HOP + 1;
+pub const WINDOW: usize = logmel::WINDOW;
+/// Encoder frames per window (20 ms each) and their size.
+const ENCODER_FRAMES: usize = logmel::FRAMES / 2;
+const ENCODER_DIM: usize = 512;
+/// Output steps per window (one per two encoder frames).
+pub const STEPS: usize = ENCODER_FRAMES / 2;
 /// Output classes: 0 is the CTC blank, `d + 1` is digit `d`.
 pub const CLASSES: usize = 11;
-/// Time between output steps, ms.
-pub const STEP_MS: f64 = (EMBED_HOP * 160) as f64 * 1000.0 / TARGET_RATE as f64;
-/// Start of step 0's slot, ms: each step sees 782 ms of audio ((76 − 1) × 160 + 512 samples)
-/// centred 391 ms after its first sample; its `STEP_MS` slot is centred there.
-const STEP_OFFSET_MS: f64 = 391.0 - STEP_MS / 2.0;
+/// Time between output steps, ms: step `t` is the audio from `t · STEP_MS` to
+/// `(t + 1) · STEP_MS` after the window's first sample (the encoder sees the whole window).
+pub const STEP_MS: f64 = 40.0;
+/// Samples per output step.
+const STEP_SAMPLES: usize = WINDOW / STEPS;
 /// Silence kept before and after the speech in a window, ms.
 const MARGIN_MS: i64 = 250;
 
-/// The three digit models' ONNX bytes.
+/// The digit recogniser's two models' ONNX bytes.
 #[derive(Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DigitModelBytes {
-    /// `speech_melspectrogram.onnx`.
-    pub melspectrogram: Vec<u8>,
-    /// `speech_embedding.onnx`.
-    pub embedding: Vec<u8>,
+    /// `whisper_encoder_base_6s.onnx` (Whisper base's encoder, 6 s window).
+    pub encoder: Vec<u8>,
     /// `digits.onnx` (the CTC head).
     pub head: Vec<u8>,
 }
@@ -73,64 +68,36 @@ pub struct DigitModelBytes {
 impl std::fmt::Debug for DigitModelBytes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DigitModelBytes")
-            .field("melspectrogram_bytes", &self.melspectrogram.len())
-            .field("embedding_bytes", &self.embedding.len())
+            .field("encoder_bytes", &self.encoder.len())
             .field("head_bytes", &self.head.len())
             .finish()
     }
 }
 
-/// The speech embedding made to run once over a whole window's mel frames instead of once per
-/// 76-frame window: every layer is convolution or pooling along time without time padding, and
-/// the three 2x time poolings make its output stride exactly the 8-frame hop, so output `t` of
-/// the sequence equals the embedding of window `t` (checked equal against the per-window model
-/// in ONNX Runtime) at a ninth of the cost. Only the two reshapes that pin the 76-frame input and
-/// the 1-step output change: `[-1, 1, 76, 34]` → `[1, 1, 597, 34]`, `[-1, 1, 1, 96]` →
-/// `[1, 96, -1]`.
-fn sequence_embedding(bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto> {
-    let name = "speech_embedding";
-    let mut proto = crate::models::parse(name, bytes)?;
-    let (frames, bands) = (MEL_FRAMES as i64, MEL_BANDS as i64 + 2);
-    crate::models::patch_int64(name, &mut proto, &[-1, 1, 76, 34], &[1, 1, frames, bands])?;
-    crate::models::patch_int64(
-        name,
-        &mut proto,
-        &[-1, 1, 1, 96],
-        &[1, EMBED_DIM as i64, -1],
-    )?;
-    Ok(proto)
-}
-
 /// The loaded digit models, optimised and runnable. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct DigitModel {
-    melspectrogram: Model,
-    embedding: Model,
+    mel: LogMel,
+    encoder: Model,
     head: Model,
 }
 
 impl DigitModel {
-    /// Loads the three models and checks their shapes (`[1, 96000]` audio → `[597, 32]` mel;
-    /// `[1, 597, 32, 1]` → `[96, 66]` embeddings over the whole window; `[1, 66, 96]` →
-    /// `[1, 66, 11]`).
+    /// Loads both models and checks their shapes (`[1, 80, 600]` log-mel → `[1, 300, 512]`
+    /// encoder frames → `[1, 150, 11]` log-probabilities).
     pub fn load(bytes: &DigitModelBytes) -> Result<Self> {
         Ok(DigitModel {
-            melspectrogram: Model::load(
-                "speech_melspectrogram",
-                &bytes.melspectrogram,
-                &[&[1, WINDOW]],
-                &[MEL_FRAMES * MEL_BANDS],
-            )?,
-            embedding: Model::from_proto(
-                "speech_embedding",
-                &sequence_embedding(&bytes.embedding)?,
-                &[&[1, MEL_FRAMES, MEL_BANDS, 1]],
-                &[EMBED_DIM * STEPS],
+            mel: LogMel::new(),
+            encoder: Model::load(
+                "whisper_encoder",
+                &bytes.encoder,
+                &[&[1, logmel::BANDS, logmel::FRAMES]],
+                &[ENCODER_FRAMES * ENCODER_DIM],
             )?,
             head: Model::load(
                 "digits",
                 &bytes.head,
-                &[&[1, STEPS, EMBED_DIM]],
+                &[&[1, ENCODER_FRAMES, ENCODER_DIM]],
                 &[STEPS * CLASSES],
             )?,
         })
@@ -140,28 +107,12 @@ impl DigitModel {
     /// zero-padded at the end; steps that start after the audio are dropped.
     pub fn log_probs(&self, samples: &[f32]) -> Result<Vec<[f32; CLASSES]>> {
         let n = samples.len().min(WINDOW);
-        let mut input = vec![0.0f32; WINDOW];
-        for (i, s) in input.iter_mut().zip(&samples[..n]) {
-            *i = s * 32767.0;
-        }
-        let mel: Vec<f32> = self
-            .melspectrogram
-            .run(&[&input])?
-            .remove(0)
-            .iter()
-            .map(|v| v / 10.0 + 2.0)
-            .collect();
-        // [96, STEPS] channel-major from the whole-sequence embedding → [STEPS, 96].
-        let by_channel = self.embedding.run(&[&mel])?.remove(0);
-        let embeddings: Vec<f32> = (0..STEPS)
-            .flat_map(|t| (0..EMBED_DIM).map(move |d| (t, d)))
-            .map(|(t, d)| by_channel[d * STEPS + t])
-            .collect();
-        let out = self.head.run(&[&embeddings])?.remove(0);
-        let used = n.div_ceil(EMBED_HOP * 160).min(STEPS);
+        let mel = self.mel.compute(&samples[..n]);
+        let encoded = self.encoder.run(&[&mel])?.remove(0);
+        let out = self.head.run(&[&encoded])?.remove(0);
         Ok(out
             .chunks_exact(CLASSES)
-            .take(used)
+            .take(n.div_ceil(STEP_SAMPLES))
             .map(|c| std::array::from_fn(|k| c[k]))
             .collect())
     }
@@ -193,15 +144,69 @@ pub struct Recognition {
 }
 
 impl Recognition {
-    /// How well the audio supports `expected` against what was recognised: the log-likelihood
-    /// ratio `log P(expected) − log P(best)` (natural log, ≤ 0), where best is the more likely
-    /// of `expected` and the decoded digits. 0 when `expected` is what was heard; a digit the
-    /// model was unsure of costs little, a digit clearly said otherwise costs a lot.
-    pub fn support(&self, expected: &str) -> f32 {
-        let want = sequence_log_prob(&self.steps, expected);
-        let heard = sequence_log_prob(&self.steps, &self.digits);
-        (want - want.max(heard)).max(f32::MIN)
+    /// How much better the audio supports `challenge` than any competing reading: the
+    /// log-likelihood ratio `log P(challenge) − max log P(competitor)` (natural log, CTC summed
+    /// over alignments) where the competitors are every reading with one digit changed, one
+    /// digit left out or two different digits swapped ([`competitors`]), and the beam search's
+    /// best readings. Positive when the challenge is the most likely of them; the check accepts
+    /// above [`crate::reading::DigitsConfig::min_margin`]. Finite: `f32::MIN` when the challenge
+    /// is impossible (not digits, or longer than the audio allows).
+    pub fn margin(&self, challenge: &str) -> f32 {
+        let want = sequence_log_prob(&self.steps, challenge);
+        let heard = beam_hypotheses(&self.steps, BEAM)
+            .into_iter()
+            .take(RIVAL_BEAMS)
+            .map(|labels| {
+                labels
+                    .iter()
+                    .map(|&l| char::from(b'0' + (l - 1) as u8))
+                    .collect()
+            });
+        let best = competitors(challenge)
+            .into_iter()
+            .chain(heard)
+            .filter(|r: &String| r != challenge)
+            .map(|r| sequence_log_prob(&self.steps, &r))
+            .fold(f32::NEG_INFINITY, f32::max);
+        let margin = want - best;
+        if margin.is_nan() {
+            f32::MIN
+        } else {
+            margin.clamp(f32::MIN, f32::MAX)
+        }
     }
+}
+
+/// Beam-search readings counted as competitors by [`Recognition::margin`].
+const RIVAL_BEAMS: usize = 4;
+
+/// The readings a verifier weighs `challenge` against: every one-digit substitution, every
+/// single deletion and every swap of two different digits (sorted, without duplicates and
+/// without `challenge` itself). Empty when `challenge` is not all digits.
+pub fn competitors(challenge: &str) -> Vec<String> {
+    let c = challenge.as_bytes();
+    if !c.iter().all(u8::is_ascii_digit) {
+        return Vec::new();
+    }
+    let text = |v: Vec<u8>| String::from_utf8(v).expect("ascii digits");
+    let mut out = std::collections::BTreeSet::new();
+    for i in 0..c.len() {
+        for d in b'0'..=b'9' {
+            let mut v = c.to_vec();
+            v[i] = d;
+            out.insert(text(v));
+        }
+        let mut v = c.to_vec();
+        v.remove(i);
+        out.insert(text(v));
+        for j in i + 1..c.len() {
+            let mut v = c.to_vec();
+            v.swap(i, j);
+            out.insert(text(v));
+        }
+    }
+    out.remove(challenge);
+    out.into_iter().collect()
 }
 
 /// CTC log-probability of the digit string `digits` given per-step log-probabilities (the
@@ -276,7 +281,7 @@ pub fn decode(steps: &[[f32; CLASSES]], start_ms: f64) -> Vec<DigitSegment> {
         .into_iter()
         .zip(&labels)
         .map(|((first, last, confidence), &label)| {
-            let at = |t: usize| (start_ms + STEP_OFFSET_MS + t as f64 * STEP_MS).round() as i64;
+            let at = |t: usize| (start_ms + t as f64 * STEP_MS).round() as i64;
             DigitSegment {
                 digit: (label - 1) as u8,
                 start_ms: at(first),
@@ -311,6 +316,14 @@ fn slot(
 /// CTC prefix beam search: the label sequence (classes 1..) with the highest probability
 /// summed over its alignments, among the `beam` best prefixes kept at each step.
 pub fn beam_search(steps: &[[f32; CLASSES]], beam: usize) -> Vec<usize> {
+    beam_hypotheses(steps, beam)
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// The `beam` prefixes the CTC prefix beam search keeps at the last step, most likely first.
+pub fn beam_hypotheses(steps: &[[f32; CLASSES]], beam: usize) -> Vec<Vec<usize>> {
     use std::collections::HashMap;
     // prefix -> (log P ending in blank, log P ending in its last label)
     let mut beams: Vec<(Vec<usize>, (f64, f64))> = vec![(Vec::new(), (0.0, f64::NEG_INFINITY))];
@@ -345,7 +358,7 @@ pub fn beam_search(steps: &[[f32; CLASSES]], beam: usize) -> Vec<usize> {
         all.truncate(beam.max(1));
         beams = all;
     }
-    beams.into_iter().next().map(|b| b.0).unwrap_or_default()
+    beams.into_iter().map(|b| b.0).collect()
 }
 
 /// The most likely alignment (Viterbi) of `labels` to `steps`: per label, its first and last
@@ -480,8 +493,8 @@ mod tests {
         let d = decode(&steps, 1000.0);
         let text: String = d.iter().map(|s| char::from(b'0' + s.digit)).collect();
         assert_eq!(text, "4882");
-        assert_eq!((d[0].start_ms, d[0].end_ms), (1431, 1591));
-        assert_eq!(STEPS, 66);
+        assert_eq!((d[0].start_ms, d[0].end_ms), (1040, 1120));
+        assert_eq!(STEPS, 150);
         assert!((d[0].confidence - 0.8).abs() < 1e-5);
         assert!((d[3].confidence - 0.55).abs() < 1e-5);
     }
@@ -501,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn support_is_zero_for_what_was_heard_and_low_for_other_digits() {
+    fn margin_prefers_the_challenge_only_when_the_audio_does() {
         let steps: Vec<_> = [(0, 0.9), (5, 0.9), (0, 0.9), (9, 0.55), (0, 0.9), (3, 0.9)]
             .iter()
             .map(|&(c, p)| step(c, p))
@@ -511,12 +524,28 @@ mod tests {
             segments: Vec::new(),
             steps,
         };
-        assert_eq!(r.support("482"), 0.0);
-        // The unsure middle digit costs less than a confident one.
-        let unsure = r.support("472");
-        let sure = r.support("482".replace('4', "7").as_str());
+        let heard = r.margin("482");
+        assert!(heard > 0.0, "{heard}");
+        // One digit off: negative; less so for the unsure middle digit than a confident one.
+        let unsure = r.margin("472");
+        let sure = r.margin("782");
         assert!(unsure < 0.0 && sure < unsure, "{unsure} {sure}");
-        assert!(r.support("4829") < -5.0);
+        assert!(r.margin("4829") < -5.0);
+        assert_eq!(r.margin("48a"), f32::MIN);
+    }
+
+    #[test]
+    fn competitors_change_drop_or_swap_one_digit() {
+        let c = competitors("4829");
+        // 4 x 9 substitutions + 4 deletions + 6 swaps (all digits differ).
+        assert_eq!(c.len(), 36 + 4 + 6);
+        assert!(["4828", "489", "8429", "9824"]
+            .iter()
+            .all(|x| c.contains(&x.to_string())));
+        assert!(!c.contains(&"4829".to_string()));
+        // Repeated digits: swapping equal digits or deleting either copy gives one reading.
+        assert_eq!(competitors("1111").len(), 36 + 1);
+        assert!(competitors("12x").is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 
 pub mod digits;
 pub mod envelope;
+pub mod logmel;
 pub mod resample;
 pub mod stream;
 pub mod vad;

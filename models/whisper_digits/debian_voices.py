@@ -1,6 +1,6 @@
-"""Provisions two real recorded English speakers from Debian packages (run by train.sh).
+"""Provisions two real recorded English speakers from Debian packages (run by run.sh).
 
-    models/digits/.venv/bin/python models/digits/debian_voices.py [--force]
+    models/whisper_digits/.venv/bin/python models/whisper_digits/debian_voices.py [--force]
 
 Downloads two pinned .debs with `apt-get download PKG=VERSION` (no installation), checks their
 sha256 (fails loudly on any mismatch), unpacks them with `dpkg-deb -x` into a temporary directory
@@ -24,7 +24,6 @@ the number words (10..90, teens, ordinals h-*), and to/too/for/won/ate (none are
 selected files).
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,9 @@ import tempfile
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from provision import sha256  # noqa: E402  (one file hasher for the folder)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "work", "debian")
@@ -99,14 +101,6 @@ SPEAKERS = {
 
 # homophones of digit words: never a filler (checked below, so an edit cannot slip one in)
 FORBIDDEN_FILLERS = {"o", "oh", "niner", "to", "too", "two", "for", "fore", "four", "won", "one", "ate", "eight"}
-
-
-def sha256(p):
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def fetch(pkg, meta, dl):
