@@ -3,13 +3,16 @@
 //!
 //! `cargo bench -p livecheck-benches --bench digits` (needs `cargo xtask models` and
 //! `../shared/data`). Groups (`digits/*`):
+//! - `load`: parsing and optimising the two digit models (engine load with the digits pack);
 //! - `vad`: Silero VAD over the 3 s (94 chunks of 32 ms);
-//! - `recognise`: the digit model on the speech (one 6 s window) + greedy CTC decoding;
+//! - `recognise`: the digit models on the speech (one 6 s window: log-mel, Whisper encoder,
+//!   head) + beam search and alignment;
+//! - `margin`: the challenge verified against its competing readings;
 //! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
-//! - `check`: all three, as the session runs them.
+//! - `check`: all of them, as the session runs them.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use livecheck::audio::digits::recognise;
+use livecheck::audio::digits::{recognise, DigitModel};
 use livecheck::sync::{check_sync, SyncConfig};
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
 use livecheck_benches::{root, shared_data};
@@ -40,11 +43,19 @@ fn bench(c: &mut Criterion) {
     let sync = SyncConfig::default();
 
     let mut g = c.benchmark_group("digits");
+    g.sample_size(10);
+    let bytes = ModelSet::from_dir(root().join("models"))
+        .expect("models")
+        .digits
+        .expect("digit models");
+    g.bench_function("load", |b| b.iter(|| DigitModel::load(&bytes).unwrap()));
     g.sample_size(30);
     g.bench_function("vad", |b| b.iter(|| vad.speech(&audio).unwrap()));
     g.bench_function("recognise", |b| {
         b.iter(|| recognise(model, &audio, Some(&speech)).unwrap())
     });
+    let heard = recognise(model, &audio, Some(&speech)).unwrap();
+    g.bench_function("margin", |b| b.iter(|| heard.margin("4")));
     g.bench_function("sync", |b| {
         b.iter(|| check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap())
     });
@@ -52,8 +63,9 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let speech = vad.speech(&audio).unwrap();
             let heard = recognise(model, &audio, Some(&speech)).unwrap();
+            let margin = heard.margin("4");
             let s = check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap();
-            (heard, s)
+            (margin, s)
         })
     });
     g.finish();

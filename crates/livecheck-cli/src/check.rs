@@ -4,60 +4,11 @@
 //! reading digits: the video's frames plus the WAV given after it (or the video's own audio
 //! track), both starting at 0 ms.
 
-use livecheck::signals::ActionKind;
-use livecheck::{SessionConfig, Verdict};
+use livecheck::SessionConfig;
+use livecheck_cli::json::{parse_actions, verdict_json};
 use serde_json::json;
 
 use crate::Args;
-
-/// The verdict as the JSON object other tooling reads (shape is stable). `challenge` is the
-/// action codes, or the digits as one string.
-pub fn verdict_json(v: &Verdict, challenge: serde_json::Value) -> serde_json::Value {
-    let r3 = |x: f32| (x as f64 * 1000.0).round() / 1000.0;
-    json!({
-        "passed": v.passed,
-        "reasons": v.reasons.iter().map(|r| r.code()).collect::<Vec<_>>(),
-        "challenge": challenge,
-        "actions": v.actions.iter().map(|a| json!({
-            "kind": a.kind.code(),
-            "passed": a.passed,
-            "asked_ms": a.asked_ms,
-            "start_ms": a.event.map(|e| e.start_ms),
-            "end_ms": a.event.map(|e| e.end_ms),
-            "confidence": a.event.map(|e| r3(e.confidence)),
-        })).collect::<Vec<_>>(),
-        "recognised": v.reading.as_ref().map(|r| r.recognised.clone()),
-        "margin": v.reading.as_ref().map(|r| r3(r.margin.clamp(-1000.0, 1000.0))),
-        "digits": v.reading.as_ref().map(|r| r.digits.iter().map(|d| json!({
-            "digit": d.digit,
-            "start_ms": d.start_ms,
-            "end_ms": d.end_ms,
-            "confidence": r3(d.confidence),
-        })).collect::<Vec<_>>()),
-        "speech": v.reading.as_ref().map(|r| r.speech.iter().map(|s| [s.start_ms, s.end_ms]).collect::<Vec<_>>()),
-        "mouth_motion": v.reading.as_ref().map(|r| r3(r.mouth_motion)),
-        "face_coverage": v.reading.as_ref().map(|r| r3(r.face_coverage)),
-        "sync": v.reading.as_ref().map(|r| json!({
-            "offset_ms": r.sync.offset_ms,
-            "confidence": r3(r.sync.confidence),
-            "in_sync": r.sync.in_sync,
-        })),
-        "best_frame_ms": v.best_frame.as_ref().map(|b| b.t_ms),
-        "best_frame_score": v.best_frame.as_ref().map(|b| r3(b.score)),
-        "frames": v.frames,
-        "duration_ms": v.duration_ms,
-    })
-}
-
-/// Parses `--actions blink,nod`.
-fn parse_actions(list: &str) -> Result<Vec<ActionKind>, String> {
-    list.split(',')
-        .map(|s| {
-            ActionKind::parse(s.trim())
-                .ok_or(format!("unknown action {s:?} (blink, nod, shake, mouth)"))
-        })
-        .collect()
-}
 
 /// Runs the session and prints the verdict; exits 0 whether or not it passed.
 pub fn run(args: &Args) -> Result<(), String> {

@@ -541,7 +541,9 @@ fn voice_table(
         ("cmn", |v| v.lang == "cmn"),
         ("en fsdd", |v| v.id.starts_with("fsdd_")),
         ("en speech commands", |v| v.id.starts_with("sc_")),
-        ("en single-take voices", |v| v.lang == "en" && v.trials == 40),
+        ("en single-take voices", |v| {
+            v.lang == "en" && v.trials == 40
+        }),
     ];
     for (name, keep) in groups {
         let trials: Vec<&Trial> = results

@@ -1,5 +1,5 @@
 //! Foreign-language bindings of `crates/livecheck-ffi`: generation (uniffi-bindgen, library
-//! mode, pinned by the crate's own `uniffi-bindgen` binary), the binding tests against the real
+//! mode, pinned by `crates/livecheck-bindgen`'s `uniffi-bindgen` binary), the binding tests against the real
 //! cdylib and models (Python, Kotlin on the JVM), and the mobile staticlib builds.
 //!
 //! Layout: `bindings/{kotlin,swift,python}/generated` (Swift committed, the others regenerated
@@ -106,18 +106,11 @@ pub fn bindings(root: &Path, args: &[String]) -> Result<()> {
 /// the fresh output instead of being overwritten. Returns the cdylib's path.
 fn generate(root: &Path, check_swift: bool) -> Result<PathBuf> {
     let target = target_dir(root);
-    // The bindgen binary first: building it rebuilds the library with the `bindgen` feature,
-    // so the plain cdylib is built afterwards and is the one bindings and tests use.
-    run(cargo(root).args([
-        "build",
-        "-p",
-        "livecheck-ffi",
-        "--features",
-        "bindgen",
-        "--bin",
-        "uniffi-bindgen",
-    ]))?;
-    run(cargo(root).args(["build", "-p", "livecheck-ffi", "--lib"]))?;
+    // The bindgen alone (its own crate: no livecheck, no tract), then the cdylib with the
+    // whole workspace's features, exactly as `cargo xtask test` built it: nothing of tract is
+    // compiled a second time.
+    run(cargo(root).args(["build", "-p", "livecheck-bindgen"]))?;
+    run(cargo(root).args(["build", "--workspace", "--all-targets"]))?;
     let lib = target.join("debug").join(cdylib_name());
     let bindgen = target
         .join("debug")

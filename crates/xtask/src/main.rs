@@ -3,7 +3,7 @@
 //! ```text
 //! cargo xtask setup                            install system tools (ffmpeg) if missing
 //! cargo xtask test      [cargo test args]      setup + models + every test of the workspace
-//! cargo xtask demo      <video> [--json]       setup + models + `livecheck check` (action liveness) on it
+//! cargo xtask demo      [<video>] [options]    setup + models + the desktop runner (embedded clip by default)
 //! cargo xtask bench-compare                    tract vs ONNX Runtime, same inputs, one run
 //! cargo xtask train-digits                    retrain models/digits.onnx (models/whisper_digits/run.sh)
 //! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
@@ -36,7 +36,9 @@ commands:
   setup      install the system tools livecheck needs (ffmpeg) when missing
   test       setup, provision models, then run every test of the workspace
              (extra arguments go to `cargo test`)
-  demo       setup, provision models, then `livecheck check <video> [--json]`
+  demo       setup, provision models, then the desktop runner (examples/desktop) on
+             <video> or the embedded clip; headless without a display; runner options
+             pass through (--mode digits, --actions, --record DIR, ...)
              (an action liveness check: blink and nod)
   bench-compare
              tract (criterion) vs ONNX Runtime on the same inputs, single thread

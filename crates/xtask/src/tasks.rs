@@ -26,10 +26,11 @@ fn have(program: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Makes sure the system tools livecheck's tools and tests need are installed: `ffmpeg` (video
-/// decoding). Installs them with apt-get when running as root on Debian/Ubuntu.
+/// Makes sure the system tools livecheck's tools and tests need are installed (see
+/// [`missing_packages`]), with apt-get when running as root on Debian/Ubuntu.
 pub fn setup() -> Result<()> {
-    if have("ffmpeg") {
+    let missing = missing_packages();
+    if missing.is_empty() {
         return Ok(());
     }
     let root = Command::new("id")
@@ -37,22 +38,47 @@ pub fn setup() -> Result<()> {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0"));
     if !root || !Path::new("/usr/bin/apt-get").exists() {
-        return Err(Error::new(
-            "ffmpeg is not installed; install it with your package manager (Debian: `sudo apt-get install ffmpeg`)",
-        ));
+        return Err(Error::new(format!(
+            "missing {}; install with your package manager (Debian: `sudo apt-get install {}`)",
+            missing.join(", "),
+            missing.join(" ")
+        )));
     }
-    eprintln!("xtask: installing ffmpeg with apt-get");
+    eprintln!("xtask: installing {} with apt-get", missing.join(", "));
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get")
-        .args(["install", "-y", "-qq", "--no-install-recommends", "ffmpeg"])
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
         .env("DEBIAN_FRONTEND", "noninteractive"))?;
-    if have("ffmpeg") {
+    let still = missing_packages();
+    if still.is_empty() {
         Ok(())
     } else {
-        Err(Error::new(
-            "ffmpeg still not runnable after apt-get install",
-        ))
+        Err(Error::new(format!(
+            "still missing after apt-get install: {}",
+            still.join(", ")
+        )))
     }
+}
+
+/// Debian packages the tests need that are not there: ffmpeg (decoding), Xvfb (the desktop
+/// runner's window test) and a CJK font (its Chinese prompts).
+fn missing_packages() -> Vec<&'static str> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+    };
+    let mut out = Vec::new();
+    if !have("ffmpeg") {
+        out.push("ffmpeg");
+    }
+    if !on_path("Xvfb") {
+        out.push("xvfb");
+    }
+    if !Path::new("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc").exists() {
+        out.push("fonts-wqy-microhei");
+    }
+    out
 }
 
 fn cargo() -> Command {
@@ -77,17 +103,32 @@ pub fn test(root: &Path, extra: &[String]) -> Result<()> {
         .args(["test", "--workspace", "--doc"]))
 }
 
-/// Runs `livecheck check` (action liveness, default settings) on a recorded clip.
+/// Runs the desktop runner (`examples/desktop`) on a clip, the embedded one by default.
 pub fn demo(root: &Path, args: &[String]) -> Result<()> {
-    if args.is_empty() {
-        return Err(Error::new(
-            "usage: cargo xtask demo <video> [--json] [--seed N] [--actions blink,nod]",
-        ));
+    // `cargo xtask demo clip.mp4` is `--video clip.mp4`; no argument: the embedded clip.
+    let mut runner: Vec<String> = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a.starts_with("--") {
+            runner.push(a.clone());
+            if !["--headless", "--fast"].contains(&a.as_str()) {
+                runner.extend(it.next().cloned());
+            }
+        } else {
+            runner.extend(["--video".to_string(), a.clone()]);
+        }
+    }
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if !display && !runner.iter().any(|a| a == "--headless") {
+        println!("xtask: no display: running headless (one JSON line per frame, the verdict last)");
+        runner.push("--headless".into());
     }
     run(cargo()
         .current_dir(root)
-        .args(["run", "--quiet", "-p", "livecheck-cli", "--", "check"])
-        .args(args))
+        .args(["run", "--quiet", "-p", "livecheck-desktop", "--"])
+        .args(runner))
 }
 
 /// Runs the evaluation harness (`crates/livecheck-eval`; dependencies optimised) with `args`.
