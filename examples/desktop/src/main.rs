@@ -3,7 +3,7 @@
 //! challenge, the verdict), with record and replay.
 //!
 //! ```text
-//! livecheck-desktop [--video FILE | --replay DIR] [--mode action|digits] [--actions blink,nod]
+//! livecheck-desktop [--video FILE | --webcam N | --replay DIR] [--mode action|digits] [--actions blink,nod]
 //!                   [--digits 4829] [--audio WAV] [--seed N] [--lang zh|en] [--headless]
 //!                   [--record DIR] [--screenshots DIR] [--fast] [--hold-ms N] [--models DIR]
 //! ```
@@ -11,10 +11,16 @@
 //! talking face, CC BY 4.0) with the plan it passes: a blink (action mode), or the digit 7 its
 //! speaker says (digits mode). `--headless` prints one JSON line of feedback per frame and the
 //! verdict last (the `livecheck check` shape); the window prints the verdict line too.
+//! `--webcam N` (features `webcam`, and `mic` for the digits mode) reads a camera, shown
+//! mirrored as phones do, and the default microphone.
 
 mod draw;
+#[cfg(feature = "mic")]
+mod mic;
 mod record;
 mod text;
+#[cfg(feature = "webcam")]
+mod webcam;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -27,9 +33,11 @@ use livecheck_cli::json::{feedback_json, parse_actions, verdict_json};
 use serde_json::json;
 
 use crate::draw::{Canvas, Picture, Screen};
+use crate::record::Event;
 use crate::text::Text;
 
-const USAGE: &str = "usage: livecheck-desktop [--video FILE | --replay DIR] [--mode action|digits]
+const USAGE: &str =
+    "usage: livecheck-desktop [--video FILE | --webcam N | --replay DIR] [--mode action|digits]
        [--actions blink,nod,shake,mouth] [--digits 4829] [--audio WAV] [--seed N] [--lang zh|en]
        [--headless] [--record DIR] [--screenshots DIR] [--fast] [--hold-ms N] [--models DIR]";
 
@@ -87,7 +95,7 @@ fn settings(args: &Args, replay: Option<&serde_json::Value>) -> Result<serde_jso
     if !["zh", "en"].contains(&lang) {
         return Err(format!("unknown --lang {lang} (zh, en)"));
     }
-    let default_clip = args.get("video").is_none();
+    let default_clip = args.get("video").is_none() && args.get("webcam").is_none();
     // The embedded clip's plan: it blinks once, 0.8 s in, and says "seven".
     let actions = args
         .get("actions")
@@ -158,6 +166,52 @@ fn clip_frames(
                 Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
             }),
     ))
+}
+
+/// Pushes from the camera (and, in the digits mode, the microphone), in capture order.
+#[cfg(feature = "webcam")]
+fn live(
+    index: &str,
+    digits: bool,
+) -> Result<Box<dyn Iterator<Item = Result<Event, String>>>, String> {
+    let index: u32 = index
+        .parse()
+        .map_err(|_| format!("--webcam takes a camera number, got {index}"))?;
+    let clock = Instant::now();
+    #[cfg(feature = "mic")]
+    let mic = if digits {
+        Some(mic::Mic::open(clock)?)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "mic"))]
+    if digits {
+        return Err("the digits mode on a webcam needs the `mic` feature".into());
+    }
+    let mut camera = webcam::Webcam::open(index, clock)?;
+    let mut pending: std::collections::VecDeque<Event> = Default::default();
+    Ok(Box::new(std::iter::from_fn(move || {
+        #[cfg(feature = "mic")]
+        if let Some(m) = &mic {
+            pending.extend(
+                m.drain()
+                    .into_iter()
+                    .map(|(t, s)| Event::Audio(t, m.rate, s)),
+            );
+        }
+        match pending.pop_front() {
+            Some(e) => Some(Ok(e)),
+            None => camera.next().map(|f| f.map(Event::Frame)),
+        }
+    })))
+}
+
+#[cfg(not(feature = "webcam"))]
+fn live(_: &str, _: bool) -> Result<Box<dyn Iterator<Item = Result<Event, String>>>, String> {
+    Err(
+        "built without the `webcam` feature (cargo run -p livecheck-desktop --features webcam,mic)"
+            .into(),
+    )
 }
 
 /// The window, when there is one.
@@ -247,28 +301,30 @@ fn run(args: &Args) -> Result<(), String> {
         Some(dir) => Some(record::Recorder::create(Path::new(dir), &run)?),
         None => None,
     };
-    // Audio first (digits mode): the whole recording at 0 ms, as `livecheck check` does.
-    let wav: Option<Vec<u8>> = match (&replay, run["mode"] == "digits") {
-        (Some(r), _) => r.audio.clone(),
-        (None, true) => Some(match args.get("audio") {
-            Some(p) => std::fs::read(p).map_err(|e| format!("{p}: {e}"))?,
-            None => livecheck_media::extract_wav(&video).map_err(|e| e.to_string())?,
-        }),
-        (None, false) => None,
-    };
-    if let Some(bytes) = &wav {
-        let pcm = livecheck::audio::wav::read_bytes(bytes).map_err(|e| e.to_string())?;
-        session
-            .push_audio(&pcm.samples, pcm.sample_rate, 0)
-            .map_err(|e| e.to_string())?;
-        if let Some(r) = &recorder {
-            r.audio(bytes)?;
+    let webcam = args.get("webcam");
+    let events: Box<dyn Iterator<Item = Result<Event, String>>> = match (replay, webcam) {
+        (Some(r), _) => Box::new(r),
+        (None, Some(index)) => live(index, run["mode"] == "digits")?,
+        (None, None) => {
+            // Audio first (digits mode): the whole recording at 0 ms, as `livecheck check` does.
+            let audio = if run["mode"] == "digits" {
+                let wav = match args.get("audio") {
+                    Some(p) => std::fs::read(p).map_err(|e| format!("{p}: {e}"))?,
+                    None => livecheck_media::extract_wav(&video).map_err(|e| e.to_string())?,
+                };
+                let pcm = livecheck::audio::wav::read_bytes(&wav).map_err(|e| e.to_string())?;
+                Some(Ok(Event::Audio(0, pcm.sample_rate, pcm.samples)))
+            } else {
+                None
+            };
+            Box::new(
+                audio
+                    .into_iter()
+                    .chain(clip_frames(&video)?.map(|f| f.map(Event::Frame))),
+            )
         }
-    }
-    let frames: Box<dyn Iterator<Item = Result<OwnedFrame, String>>> = match replay {
-        Some(r) => Box::new(r),
-        None => clip_frames(&video)?,
     };
+    let mirror = webcam.is_some();
 
     let headless = args.flag("headless");
     let mut window = if headless {
@@ -297,11 +353,20 @@ fn run(args: &Args) -> Result<(), String> {
     let start = Instant::now();
     let mut first_t: Option<i64> = None;
     let mut stdout = std::io::stdout().lock();
-    for frame in frames {
-        let frame = frame?;
+    for event in events {
+        let event = event?;
         if let Some(r) = &mut recorder {
-            r.frame(&frame)?;
+            r.push(&event)?;
         }
+        let frame = match event {
+            Event::Audio(t, rate, samples) => {
+                session
+                    .push_audio(&samples, rate, t)
+                    .map_err(|e| e.to_string())?;
+                continue;
+            }
+            Event::Frame(f) => f,
+        };
         let fb = session
             .push_frame(&frame.view().map_err(|e| e.to_string())?, frame.t_ms)
             .map_err(|e| e.to_string())?;
@@ -319,7 +384,7 @@ fn run(args: &Args) -> Result<(), String> {
                     rgb: &frame.data,
                     width: frame.width,
                     height: frame.height,
-                    mirror: false,
+                    mirror,
                 }),
                 oval,
                 feedback: Some(fb),
@@ -353,7 +418,7 @@ fn run(args: &Args) -> Result<(), String> {
                 rgb: b.as_raw(),
                 width: b.width(),
                 height: b.height(),
-                mirror: false,
+                mirror,
             }),
             oval,
             feedback: None,

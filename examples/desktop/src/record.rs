@@ -2,9 +2,9 @@
 //!
 //! Layout of DIR:
 //! - `run.json`: the session's settings (mode, actions, digits, seed, language);
-//! - `frames.bin`: `LCF1`, then per frame `t_ms` (i64 LE), width, height (u32 LE) and
-//!   `width * height * 3` RGB bytes, exactly as pushed;
-//! - `audio.wav`: the WAV bytes pushed in the digits mode (absent otherwise);
+//! - `session.bin`: `LCS1`, then every push in order: `F`, `t_ms` (i64 LE), width, height (u32
+//!   LE) and `width * height * 3` RGB bytes for a frame; `A`, `t_ms` (i64 LE), sample rate and
+//!   sample count (u32 LE) and the f32 LE samples for an audio chunk;
 //! - `verdict.json`: the verdict line the run printed.
 //!
 //! The core is sans-I/O and keyed only by the caller's timestamps, so replaying these bytes
@@ -16,12 +16,20 @@ use std::path::{Path, PathBuf};
 
 use livecheck::OwnedFrame;
 
-const MAGIC: &[u8; 4] = b"LCF1";
+const MAGIC: &[u8; 4] = b"LCS1";
 
-/// Writes frames as they are pushed.
+/// One push into the session.
+pub enum Event {
+    /// A frame.
+    Frame(OwnedFrame),
+    /// An audio chunk: its first sample's time, the rate and the mono samples.
+    Audio(i64, u32, Vec<f32>),
+}
+
+/// Writes every push as it happens.
 pub struct Recorder {
     dir: PathBuf,
-    frames: BufWriter<File>,
+    log: BufWriter<File>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> String + '_ {
@@ -34,47 +42,53 @@ impl Recorder {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let p = dir.join("run.json");
         std::fs::write(&p, run.to_string() + "\n").map_err(io(&p))?;
-        let p = dir.join("frames.bin");
-        let mut frames = BufWriter::new(File::create(&p).map_err(io(&p))?);
-        frames.write_all(MAGIC).map_err(io(&p))?;
+        let p = dir.join("session.bin");
+        let mut log = BufWriter::new(File::create(&p).map_err(io(&p))?);
+        log.write_all(MAGIC).map_err(io(&p))?;
         Ok(Recorder {
             dir: dir.to_path_buf(),
-            frames,
+            log,
         })
     }
 
-    /// Appends one RGB frame.
-    pub fn frame(&mut self, f: &OwnedFrame) -> Result<(), String> {
-        let p = self.dir.join("frames.bin");
-        let w = &mut self.frames;
-        w.write_all(&f.t_ms.to_le_bytes()).map_err(io(&p))?;
-        w.write_all(&f.width.to_le_bytes()).map_err(io(&p))?;
-        w.write_all(&f.height.to_le_bytes()).map_err(io(&p))?;
-        w.write_all(&f.data).map_err(io(&p))
+    /// Appends one push (a frame in RGB, or an audio chunk).
+    pub fn push(&mut self, e: &Event) -> Result<(), String> {
+        let p = self.dir.join("session.bin");
+        let w = &mut self.log;
+        let mut put = |b: &[u8]| w.write_all(b).map_err(io(&p));
+        match e {
+            Event::Frame(f) => {
+                put(b"F")?;
+                put(&f.t_ms.to_le_bytes())?;
+                put(&f.width.to_le_bytes())?;
+                put(&f.height.to_le_bytes())?;
+                put(&f.data)
+            }
+            Event::Audio(t, rate, samples) => {
+                put(b"A")?;
+                put(&t.to_le_bytes())?;
+                put(&rate.to_le_bytes())?;
+                put(&(samples.len() as u32).to_le_bytes())?;
+                let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                put(&bytes)
+            }
+        }
     }
 
-    /// Writes the audio pushed.
-    pub fn audio(&self, wav: &[u8]) -> Result<(), String> {
-        let p = self.dir.join("audio.wav");
-        std::fs::write(&p, wav).map_err(io(&p))
-    }
-
-    /// Flushes the frames and writes the verdict line.
+    /// Flushes the log and writes the verdict line.
     pub fn finish(mut self, verdict: &serde_json::Value) -> Result<(), String> {
-        let p = self.dir.join("frames.bin");
-        self.frames.flush().map_err(io(&p))?;
+        let p = self.dir.join("session.bin");
+        self.log.flush().map_err(io(&p))?;
         let p = self.dir.join("verdict.json");
         std::fs::write(&p, verdict.to_string() + "\n").map_err(io(&p))
     }
 }
 
-/// A recording opened for replay.
+/// A recording opened for replay: its settings, then its pushes in order.
 pub struct Recording {
     /// The settings of the recorded run.
     pub run: serde_json::Value,
-    /// The audio pushed, if any.
-    pub audio: Option<Vec<u8>>,
-    frames: BufReader<File>,
+    log: BufReader<File>,
     path: PathBuf,
 }
 
@@ -84,55 +98,63 @@ impl Recording {
         let p = dir.join("run.json");
         let run = serde_json::from_str(&std::fs::read_to_string(&p).map_err(io(&p))?)
             .map_err(|e| format!("{}: {e}", p.display()))?;
-        let a = dir.join("audio.wav");
-        let audio = if a.exists() {
-            Some(std::fs::read(&a).map_err(io(&a))?)
-        } else {
-            None
-        };
-        let path = dir.join("frames.bin");
-        let mut frames = BufReader::new(File::open(&path).map_err(io(&path))?);
+        let path = dir.join("session.bin");
+        let mut log = BufReader::new(File::open(&path).map_err(io(&path))?);
         let mut magic = [0u8; 4];
-        frames.read_exact(&mut magic).map_err(io(&path))?;
+        log.read_exact(&mut magic).map_err(io(&path))?;
         if &magic != MAGIC {
             return Err(format!("{}: not a livecheck recording", path.display()));
         }
-        Ok(Recording {
-            run,
-            audio,
-            frames,
-            path,
-        })
+        Ok(Recording { run, log, path })
+    }
+
+    fn read(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        let mut b = vec![0u8; n];
+        self.log
+            .read_exact(&mut b)
+            .map_err(|e| format!("{}: truncated: {e}", self.path.display()))?;
+        Ok(b)
+    }
+
+    fn event(&mut self, tag: u8) -> Result<Event, String> {
+        let head = self.read(16)?;
+        let t_ms = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+        let a = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
+        let b = u32::from_le_bytes(head[12..].try_into().expect("4 bytes"));
+        let bad = |what: String| format!("{}: {what}", self.path.display());
+        match tag {
+            b'F' => {
+                let len = a as usize * b as usize * 3;
+                if a == 0 || b == 0 || len > 64 << 20 {
+                    return Err(bad(format!("bad frame size {a}x{b}")));
+                }
+                Ok(Event::Frame(OwnedFrame::rgb(self.read(len)?, a, b, t_ms)))
+            }
+            b'A' => {
+                if b as usize > 10 << 20 {
+                    return Err(bad(format!("bad audio chunk of {b} samples")));
+                }
+                let samples = self
+                    .read(b as usize * 4)?
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect();
+                Ok(Event::Audio(t_ms, a, samples))
+            }
+            other => Err(bad(format!("unknown record {other:#04x}"))),
+        }
     }
 }
 
 impl Iterator for Recording {
-    type Item = Result<OwnedFrame, String>;
+    type Item = Result<Event, String>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let mut head = [0u8; 16];
-        match self.frames.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
-            Err(e) => return Some(Err(io(&self.path)(e))),
+        let mut tag = [0u8; 1];
+        match self.log.read_exact(&mut tag) {
+            Ok(()) => Some(self.event(tag[0])),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => None,
+            Err(e) => Some(Err(io(&self.path)(e))),
         }
-        let t_ms = i64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
-        let w = u32::from_le_bytes(head[8..12].try_into().expect("4 bytes"));
-        let h = u32::from_le_bytes(head[12..].try_into().expect("4 bytes"));
-        let len = w as usize * h as usize * 3;
-        if w == 0 || h == 0 || len > 64 << 20 {
-            return Some(Err(format!(
-                "{}: bad frame size {w}x{h}",
-                self.path.display()
-            )));
-        }
-        let mut data = vec![0u8; len];
-        if let Err(e) = self.frames.read_exact(&mut data) {
-            return Some(Err(format!(
-                "{}: truncated frame: {e}",
-                self.path.display()
-            )));
-        }
-        Some(Ok(OwnedFrame::rgb(data, w, h, t_ms)))
     }
 }
