@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut analyzer = engine.analyzer(Default::default());
     let mut out = std::io::stdout().lock();
     let (mut n, mut with_face, mut busy) = (0usize, 0usize, 0.0f64);
-    for frame in crate::frames(input)? {
+    for frame in livecheck_cli::frames(input)? {
         let frame = frame?;
         let view = frame.view().map_err(|e| e.to_string())?;
         let start = Instant::now();

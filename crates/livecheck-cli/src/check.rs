@@ -5,8 +5,7 @@
 //! track), both starting at 0 ms.
 
 use livecheck::SessionConfig;
-use livecheck_cli::json::{parse_actions, verdict_json};
-use serde_json::json;
+use livecheck_cli::json::{challenge_json, parse_actions, verdict_json};
 
 use crate::Args;
 
@@ -53,14 +52,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let engine = args.engine()?;
     let mut session = engine.session(config).map_err(|e| e.to_string())?;
-    let challenge = match session.digits() {
-        Some(d) => json!(d),
-        None => json!(session
-            .challenge()
-            .iter()
-            .map(|k| k.code())
-            .collect::<Vec<_>>()),
-    };
+    let challenge = challenge_json(&session);
     if digits {
         let pcm = match wav {
             Some(path) => livecheck::audio::wav::read_path(path),
@@ -74,7 +66,7 @@ pub fn run(args: &Args) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let verdict = session
-        .run(crate::frames(input)?)
+        .run(livecheck_cli::frames(input)?)
         .map_err(|e| e.to_string())?;
     if let (Some(path), Some(best)) = (args.get("best-frame"), &verdict.best_frame) {
         std::fs::write(path, &best.jpeg).map_err(|e| format!("writing {path}: {e}"))?;

@@ -26,7 +26,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut detectors = AllDetectors::new();
     let mut out = std::io::stdout().lock();
     let (mut frames, mut first, mut last) = (0usize, None, 0i64);
-    for frame in crate::frames(input)? {
+    for frame in livecheck_cli::frames(input)? {
         let frame = frame?;
         let report = analyzer
             .push_frame(&frame.view().map_err(|e| e.to_string())?, frame.t_ms)

@@ -1,11 +1,32 @@
-//! What the `livecheck` command and the desktop runner (`examples/desktop`) print, shared so
-//! that both give the same JSON shapes.
+//! What the `livecheck` command and the desktop runner (`examples/desktop`) share: how a clip
+//! becomes frames, and the JSON shapes they print.
+
+use std::path::Path;
+
+use livecheck::OwnedFrame;
+
+/// Decodes `path` into upright RGB frames whose timestamps strictly increase (some containers
+/// repeat a timestamp; the core requires increasing time).
+pub fn frames(path: &Path) -> Result<impl Iterator<Item = Result<OwnedFrame, String>>, String> {
+    let mut last: Option<i64> = None;
+    Ok(livecheck_media::open(path)
+        .map_err(|e| e.to_string())?
+        .map(move |f| {
+            let f = f.map_err(|e| e.to_string())?;
+            let t = match last {
+                Some(prev) if f.t_ms <= prev => prev + 1,
+                _ => f.t_ms,
+            };
+            last = Some(t);
+            Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
+        }))
+}
 
 pub mod json {
     //! Stable JSON shapes: the verdict, one line of feedback per frame, and action lists.
 
     use livecheck::signals::ActionKind;
-    use livecheck::{Feedback, Phase, Verdict};
+    use livecheck::{Feedback, Phase, Session, Verdict};
     use serde_json::json;
 
     /// The verdict as the JSON object other tooling reads (shape is stable). `challenge` is the
@@ -45,6 +66,19 @@ pub mod json {
             "frames": v.frames,
             "duration_ms": v.duration_ms,
         })
+    }
+
+    /// The session's challenge as printed with the verdict: the action codes, or the digits
+    /// as one string.
+    pub fn challenge_json(session: &Session) -> serde_json::Value {
+        match session.digits() {
+            Some(d) => json!(d),
+            None => json!(session
+                .challenge()
+                .iter()
+                .map(|k| k.code())
+                .collect::<Vec<_>>()),
+        }
     }
 
     /// One frame's feedback as a JSON line: time, phase, prompt code, face box, oval fit,

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use livecheck::{Engine, ModelSet, OwnedFrame};
+use livecheck::{Engine, ModelSet};
 
 const USAGE: &str = "usage:
   livecheck analyse <video|image> [--json]
@@ -110,23 +110,6 @@ impl Args {
         let models = ModelSet::from_dir(&dir).map_err(|e| e.to_string())?;
         Engine::load(&models).map_err(|e| e.to_string())
     }
-}
-
-/// Decodes `path` into upright RGB frames whose timestamps strictly increase (some containers
-/// repeat a timestamp; the core requires increasing time).
-pub fn frames(path: &Path) -> Result<impl Iterator<Item = Result<OwnedFrame, String>>, String> {
-    let mut last: Option<i64> = None;
-    Ok(livecheck_media::open(path)
-        .map_err(|e| e.to_string())?
-        .map(move |f| {
-            let f = f.map_err(|e| e.to_string())?;
-            let t = match last {
-                Some(prev) if f.t_ms <= prev => prev + 1,
-                _ => f.t_ms,
-            };
-            last = Some(t);
-            Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
-        }))
 }
 
 fn run(args: Vec<String>) -> Result<(), String> {

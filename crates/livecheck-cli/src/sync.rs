@@ -29,7 +29,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     let mut analyzer = engine.analyzer(Default::default());
     let mut mouth = Vec::new();
     let mut frames = 0usize;
-    for frame in crate::frames(video)? {
+    for frame in livecheck_cli::frames(video)? {
         let frame = frame?;
         let view = frame.view().map_err(|e| e.to_string())?;
         let report = analyzer

@@ -28,8 +28,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use livecheck::{Engine, ModelSet, OwnedFrame, Prompt, Session, SessionConfig, Verdict};
-use livecheck_cli::json::{feedback_json, parse_actions, verdict_json};
+use livecheck::{Engine, ModelSet, Prompt, Session, SessionConfig, Verdict};
+use livecheck_cli::json::{challenge_json, feedback_json, parse_actions, verdict_json};
 use serde_json::json;
 
 use crate::draw::{Canvas, Picture, Screen};
@@ -146,26 +146,6 @@ fn engine(args: &Args) -> Result<Engine, String> {
     let models = ModelSet::from_dir(&dir)
         .map_err(|e| format!("{e} (provision the models with `cargo xtask models`)"))?;
     Engine::load(&models).map_err(|e| e.to_string())
-}
-
-/// Frames of a clip with strictly increasing timestamps (as `livecheck check` reads them).
-fn clip_frames(
-    path: &Path,
-) -> Result<Box<dyn Iterator<Item = Result<OwnedFrame, String>>>, String> {
-    let mut last: Option<i64> = None;
-    Ok(Box::new(
-        livecheck_media::open(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
-            .map(move |f| {
-                let f = f.map_err(|e| e.to_string())?;
-                let t = match last {
-                    Some(prev) if f.t_ms <= prev => prev + 1,
-                    _ => f.t_ms,
-                };
-                last = Some(t);
-                Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
-            }),
-    ))
 }
 
 /// Pushes from the camera (and, in the digits mode, the microphone), in capture order.
@@ -285,14 +265,7 @@ fn run(args: &Args) -> Result<(), String> {
     let run = settings(args, replay.as_ref().map(|r| &r.run))?;
     let engine = engine(args)?;
     let mut session: Session = engine.session(config(&run)?).map_err(|e| e.to_string())?;
-    let challenge = match session.digits() {
-        Some(d) => json!(d),
-        None => json!(session
-            .challenge()
-            .iter()
-            .map(|k| k.code())
-            .collect::<Vec<_>>()),
-    };
+    let challenge = challenge_json(&session);
     let video = args
         .get("video")
         .map(PathBuf::from)
@@ -320,7 +293,7 @@ fn run(args: &Args) -> Result<(), String> {
             Box::new(
                 audio
                     .into_iter()
-                    .chain(clip_frames(&video)?.map(|f| f.map(Event::Frame))),
+                    .chain(livecheck_cli::frames(&video)?.map(|f| f.map(Event::Frame))),
             )
         }
     };
