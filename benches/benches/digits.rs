@@ -3,18 +3,19 @@
 //!
 //! `cargo bench -p livecheck-benches --bench digits` (needs `cargo xtask models` and
 //! `../shared/data`). Groups (`digits/*`):
-//! - `load`: parsing and optimising the two digit models (engine load with the digits pack);
+//! - `load`: parsing and optimising the three digit models (engine load with the digits pack);
 //! - `vad`: Silero VAD over the 3 s (94 chunks of 32 ms);
 //! - `recognise`: the digit models on the speech (one 6 s window: log-mel, Whisper encoder,
 //!   head) + beam search and alignment;
-//! - `margin`: the challenge verified against its competing readings;
+//! - `margin`: the challenge verified by the head against its competing readings (CTC);
+//! - `decoder`: the challenge verified by Whisper's decoder (one run, three ways of writing it);
 //! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
 //! - `check`: all of them, as the session runs them.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::audio::digits::{recognise, DigitModel};
 use livecheck::sync::{check_sync, SyncConfig};
-use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
+use livecheck::{Engine, FrameRef, Language, ModelSet, PixelFormat};
 use livecheck_benches::{root, shared_data};
 
 fn bench(c: &mut Criterion) {
@@ -56,6 +57,13 @@ fn bench(c: &mut Criterion) {
     });
     let heard = recognise(model, &audio, Some(&speech)).unwrap();
     g.bench_function("margin", |b| b.iter(|| heard.margin("4")));
+    g.bench_function("decoder", |b| {
+        b.iter(|| {
+            model
+                .decoder_margin(&heard, "4", Language::English)
+                .unwrap()
+        })
+    });
     g.bench_function("sync", |b| {
         b.iter(|| check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap())
     });
@@ -63,7 +71,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let speech = vad.speech(&audio).unwrap();
             let heard = recognise(model, &audio, Some(&speech)).unwrap();
-            let margin = heard.margin("4");
+            let margin = model.margin(&heard, "4", Language::English).unwrap();
             let s = check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap();
             (margin, s)
         })

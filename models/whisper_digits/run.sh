@@ -8,6 +8,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; .venv/bin/pip install -q -r requirements.txt; fi
 PY="nice -n 10 .venv/bin/python"
 $PY provision.py --seconds 6 --check                 # models/whisper_encoder_base_6s.onnx + check vs CTranslate2
+$PY provision.py --part decoder --check              # models/whisper_decoder_base_digits.onnx + check vs numpy
 $PY -c "import sys, os; sys.argv = ['x']
 import debian_voices as d; d.OUT = os.path.abspath('work/debian'); d.main()"   # allison, dawson -> work/debian
 command -v espeak-ng >/dev/null || { echo "apt-get install -y espeak-ng first"; exit 1; }

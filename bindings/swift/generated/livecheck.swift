@@ -970,7 +970,7 @@ public func FfiConverterTypeBestFrame_lower(_ value: BestFrame) -> RustBuffer {
 
 
 /**
- * The digit recogniser's two models' ONNX bytes.
+ * The digit recogniser's three models' ONNX bytes.
  */
 public struct DigitModelBytes: Equatable, Hashable {
     /**
@@ -981,6 +981,10 @@ public struct DigitModelBytes: Equatable, Hashable {
      * `digits.onnx` (the CTC head).
      */
     public var head: Data
+    /**
+     * `whisper_decoder_base_digits.onnx` (Whisper base's decoder, cut to the digit tokens).
+     */
+    public var decoder: Data
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -990,9 +994,13 @@ public struct DigitModelBytes: Equatable, Hashable {
          */encoder: Data, 
         /**
          * `digits.onnx` (the CTC head).
-         */head: Data) {
+         */head: Data, 
+        /**
+         * `whisper_decoder_base_digits.onnx` (Whisper base's decoder, cut to the digit tokens).
+         */decoder: Data) {
         self.encoder = encoder
         self.head = head
+        self.decoder = decoder
     }
 
     
@@ -1012,13 +1020,15 @@ public struct FfiConverterTypeDigitModelBytes: FfiConverterRustBuffer {
         return
             try DigitModelBytes(
                 encoder: FfiConverterData.read(from: &buf), 
-                head: FfiConverterData.read(from: &buf)
+                head: FfiConverterData.read(from: &buf), 
+                decoder: FfiConverterData.read(from: &buf)
         )
     }
 
     public static func write(_ value: DigitModelBytes, into buf: inout [UInt8]) {
         FfiConverterData.write(value.encoder, into: &buf)
         FfiConverterData.write(value.head, into: &buf)
+        FfiConverterData.write(value.decoder, into: &buf)
     }
 }
 
@@ -1328,8 +1338,9 @@ public struct Reading: Equatable, Hashable {
      */
     public var recognised: String
     /**
-     * How much better the audio supports the challenge than any competing reading (see
-     * [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
+     * How much better the audio supports the challenge than any competing reading, by the
+     * more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
+     * challenge wins.
      */
     public var margin: Float
     /**
@@ -1368,8 +1379,9 @@ public struct Reading: Equatable, Hashable {
          * The digits heard ("" when none).
          */recognised: String, 
         /**
-         * How much better the audio supports the challenge than any competing reading (see
-         * [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
+         * How much better the audio supports the challenge than any competing reading, by the
+         * more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
+         * challenge wins.
          */margin: Float, 
         /**
          * The language of the prompt.

@@ -25,6 +25,8 @@ pub mod files {
     pub const DIGITS: &str = "digits.onnx";
     /// Whisper base's encoder on a 6 s window (built by `cargo xtask models`).
     pub const WHISPER_ENCODER: &str = "whisper_encoder_base_6s.onnx";
+    /// Whisper base's decoder cut to the digit verifier's tokens (built by `cargo xtask models`).
+    pub const WHISPER_DECODER: &str = "whisper_decoder_base_digits.onnx";
 }
 
 /// The raw bytes of every model livecheck runs.
@@ -38,7 +40,7 @@ pub struct ModelSet {
     pub iris: Vec<u8>,
     /// Silero VAD ONNX bytes (optional: only the audio checks need it).
     pub vad: Option<Vec<u8>>,
-    /// The digit recogniser's two models (optional: only the digits challenge needs them).
+    /// The digit recogniser's three models (optional: only the digits challenge needs them).
     pub digits: Option<crate::audio::DigitModelBytes>,
 }
 
@@ -56,7 +58,7 @@ impl std::fmt::Debug for ModelSet {
 
 impl ModelSet {
     /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists,
-    /// the digit recogniser's two files only if the head (`digits.onnx`) exists.
+    /// the digit recogniser's three files only if the head (`digits.onnx`) exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let optional = |name: &str| {
@@ -76,6 +78,7 @@ impl ModelSet {
                 Some(head) => Some(crate::audio::DigitModelBytes {
                     encoder: read(dir.join(files::WHISPER_ENCODER))?,
                     head,
+                    decoder: read(dir.join(files::WHISPER_DECODER))?,
                 }),
                 None => None,
             },

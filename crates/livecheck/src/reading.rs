@@ -60,8 +60,8 @@ pub struct DigitsConfig {
     /// Least speech after the digits are shown, ms.
     pub min_speech_ms: i64,
     /// The challenge passes when the audio supports it better than every competing reading
-    /// by more than this: [`crate::audio::digits::Recognition::margin`] (natural log) must
-    /// exceed it. `0` (the default): the challenge must be the most likely reading; a higher
+    /// by more than this: [`crate::audio::DigitModel::margin`] (natural log; the larger of the
+    /// head's and Whisper's decoder's margins) must exceed it. `0` (the default): the challenge must be the most likely reading; a higher
     /// value trades true accepts for fewer false ones.
     pub min_margin: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
@@ -130,8 +130,9 @@ pub struct Reading {
     pub challenge: String,
     /// The digits heard ("" when none).
     pub recognised: String,
-    /// How much better the audio supports the challenge than any competing reading (see
-    /// [`DigitsConfig::min_margin`]); positive when the challenge is the most likely.
+    /// How much better the audio supports the challenge than any competing reading, by the
+    /// more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
+    /// challenge wins.
     pub margin: f32,
     /// The language of the prompt.
     pub language: Language,

@@ -256,7 +256,7 @@ pub struct Machine {
 }
 
 /// What the microphone gave in a digits attempt, for [`Machine::finish_with_audio`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Heard {
     /// 16 kHz mono samples.
     pub samples: Vec<f32>,
@@ -268,6 +268,22 @@ pub struct Heard {
     /// [`Session::finish`] runs it: its steps decide [`Reading::margin`]); digit times on the
     /// caller's clock.
     pub recognition: digits::Recognition,
+    /// Whisper's decoder's margin for the challenge
+    /// ([`crate::audio::DigitModel::decoder_margin`]); `f32::MIN` when it did not run. The
+    /// reading's margin is the larger of this and the recognition's.
+    pub decoder_margin: f32,
+}
+
+impl Default for Heard {
+    fn default() -> Self {
+        Heard {
+            samples: Vec::new(),
+            start_ms: 0,
+            speech: Vec::new(),
+            recognition: digits::Recognition::default(),
+            decoder_margin: f32::MIN,
+        }
+    }
 }
 
 impl std::fmt::Debug for Machine {
@@ -574,7 +590,10 @@ impl Machine {
             .collect();
         let challenge = self.digits.clone().unwrap_or_default();
         let reading = Reading {
-            margin: heard.recognition.margin(&challenge),
+            margin: heard
+                .recognition
+                .margin(&challenge)
+                .max(heard.decoder_margin),
             challenge,
             recognised: digits.iter().map(|d| char::from(b'0' + d.digit)).collect(),
             language: config.language,
@@ -832,11 +851,19 @@ impl Session {
                     d.start_ms += start_ms;
                     d.end_ms += start_ms;
                 }
+                let language = self.machine.config.digits.as_ref().map(|c| c.language);
+                let decoder_margin = match (self.machine.digits(), language) {
+                    (Some(challenge), Some(language)) => {
+                        model.decoder_margin(&recognition, challenge, language)?
+                    }
+                    _ => f32::MIN,
+                };
                 Heard {
                     samples: buffer.samples().to_vec(),
                     start_ms,
                     speech,
                     recognition,
+                    decoder_margin,
                 }
             }
             None => Heard::default(),
@@ -1113,6 +1140,7 @@ mod tests {
                     .map(|(d, t)| digit(d, t))
                     .to_vec(),
                 steps: spelled("4829"),
+                encoded: Vec::new(),
             },
             ..Heard::default()
         };

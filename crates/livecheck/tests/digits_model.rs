@@ -2,7 +2,7 @@
 //! `models/whisper_digits/reference` (made with numpy and ONNX Runtime by `export.py`): the
 //! Rust log-mel on the stored audio, the project's CTC head (`models/digits.onnx`, committed)
 //! in tract on the stored encoder output, and the whole chain (log-mel → Whisper encoder →
-//! head) from the stored audio.
+//! head) from the stored audio; and Whisper's decoder verifying real readings (shared data).
 
 mod common;
 
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use livecheck::audio::digits::{self, DigitModel, CLASSES, STEPS};
 use livecheck::audio::logmel::LogMel;
 use livecheck::models::Model;
+use livecheck::Language;
 
 /// The data of a little-endian `.npy` file (`<f4`, `<f2` or `<i2`) as f32.
 fn read_npy(path: &Path) -> Vec<f32> {
@@ -120,16 +121,20 @@ fn the_head_matches_the_reference_outputs() {
     }
 }
 
-#[test]
-fn the_whole_chain_from_audio_matches_the_reference() {
-    let Some(dir) = common::models_dir() else {
-        return;
-    };
-    let bytes = livecheck::ModelSet::from_dir(dir)
+/// The provisioned digit models, loaded (`None`, with the skip rule, when not provisioned).
+fn digit_model() -> Option<DigitModel> {
+    let bytes = livecheck::ModelSet::from_dir(common::models_dir()?)
         .unwrap()
         .digits
         .expect("the digit models are provisioned");
-    let model = DigitModel::load(&bytes).unwrap();
+    Some(DigitModel::load(&bytes).unwrap())
+}
+
+#[test]
+fn the_whole_chain_from_audio_matches_the_reference() {
+    let Some(model) = digit_model() else {
+        return;
+    };
     for (name, said) in CASES {
         let audio = reference(name, "audio_i16");
         let expected = reference(name, "log_probs");
@@ -143,5 +148,75 @@ fn the_whole_chain_from_audio_matches_the_reference() {
         assert!(r.margin(said) > 0.0, "{name}: {}", r.margin(said));
         let wrong = said.replace(&said[..1], "5");
         assert!(r.margin(&wrong) < 0.0, "{name}: {wrong}");
+    }
+}
+
+/// Real takes of one voice, one per digit of `digits`, joined with 250 ms of silence (and
+/// 400 ms before and after), at 16 kHz.
+fn spliced(dir: &Path, name: &dyn Fn(char) -> String, digits: &str) -> Vec<f32> {
+    let gap = vec![0.0f32; 4_000];
+    let mut out = vec![0.0f32; 6_400];
+    for d in digits.chars() {
+        let pcm = livecheck::audio::wav::read_path(dir.join(name(d)))
+            .unwrap()
+            .to_16k();
+        out.extend(pcm.samples);
+        out.extend(&gap);
+    }
+    out.extend(vec![0.0f32; 2_400]);
+    out
+}
+
+#[test]
+fn whisper_decoder_verifies_real_readings_in_both_languages() {
+    let (Some(model), Some(cmn), Some(en)) = (
+        digit_model(),
+        common::data("audio_cmn/wav16k"),
+        common::data("speech_extra/wav16k/gcompris_en_julia"),
+    ) else {
+        return;
+    };
+    let pinyin = [
+        "ling2", "yi1", "er4", "san1", "si4", "wu3", "liu4", "qi1", "ba1", "jiu3",
+    ];
+    let cases = [
+        (
+            Language::Mandarin,
+            spliced(
+                &cmn,
+                &|d| format!("yuetan_{d}_{}.wav", pinyin[d as usize - 48]),
+                "3907",
+            ),
+            "3907",
+        ),
+        (
+            Language::English,
+            spliced(&en, &|d| format!("{d}.wav"), "5182"),
+            "5182",
+        ),
+    ];
+    for (language, audio, said) in cases {
+        let heard = digits::recognise(&model, &audio, None).unwrap();
+        let right = model.decoder_margin(&heard, said, language).unwrap();
+        eprintln!("{said} ({}): decoder margin {right:.2}", language.code());
+        assert!(right > 0.0, "{said}: {right}");
+        // Every one-digit change and the swap of the first two digits are rejected.
+        let mut rivals: Vec<String> = (0..4)
+            .map(|i| {
+                let mut b = said.as_bytes().to_vec();
+                b[i] = b'0' + (b[i] - b'0' + 5) % 10;
+                String::from_utf8(b).unwrap()
+            })
+            .collect();
+        rivals.push(format!("{}{}{}", &said[1..2], &said[..1], &said[2..]));
+        for wrong in rivals {
+            let m = model.decoder_margin(&heard, &wrong, language).unwrap();
+            assert!(m < 0.0, "{said} read, {wrong} accepted: {m}");
+        }
+        assert_eq!(
+            model.decoder_margin(&heard, "12a4", language).unwrap(),
+            f32::MIN
+        );
+        assert!(model.margin(&heard, said, language).unwrap() >= right);
     }
 }

@@ -93,9 +93,12 @@ pub enum Conversion {
     None,
     /// `tflite2onnx IN OUT`, then canonical re-serialisation.
     Tflite2onnx,
-    /// `models/whisper_digits/provision.py --model-bin IN --out OUT`: Whisper's encoder from a
+    /// `models/whisper_digits/provision.py --part encoder --model-bin IN --out OUT`: Whisper's encoder from a
     /// CTranslate2 `model.bin` rebuilt as a plain ONNX graph.
     WhisperEncoder,
+    /// `models/whisper_digits/provision.py --part decoder --model-bin IN --out OUT`: Whisper's
+    /// decoder, cut to the digit verifier's tokens, as a plain ONNX graph.
+    WhisperDecoder,
 }
 
 /// Documentation of one model input or output.
@@ -203,6 +206,7 @@ mod tests {
                 "iris_landmark.onnx",
                 "silero_vad_16k.onnx",
                 "whisper_encoder_base_6s.onnx",
+                "whisper_decoder_base_digits.onnx",
             ]
         );
         for model in &m.models {

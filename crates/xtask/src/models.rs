@@ -9,8 +9,8 @@
 //! 3. `conversion = "tflite2onnx"` runs the converter in the private venv (`.venv`, created and
 //!    filled with the pinned `[python].converter` packages only when a conversion is needed),
 //!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`);
-//!    `conversion = "whisper-encoder"` rebuilds Whisper's encoder with
-//!    `models/whisper_digits/provision.py` in the same venv;
+//!    `conversion = "whisper-encoder"` / `"whisper-decoder"` rebuild Whisper's encoder / decoder
+//!    with `models/whisper_digits/provision.py` in the same venv;
 //! 4. the result is checked against `sha256` and only then moved into place.
 
 use std::fs;
@@ -194,11 +194,16 @@ fn produce(
             tflite2onnx(venv, &source, &staged, &model.file)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
-        Conversion::WhisperEncoder => {
+        Conversion::WhisperEncoder | Conversion::WhisperDecoder => {
             let venv = venv.expect("venv is made when a conversion is needed");
             let source = cache.join(format!("{}.model.bin", stem(&model.file)));
             fs::write(&source, bytes).ctx("write", &source)?;
-            whisper_encoder(venv, dir, &source, &staged, &model.file)?;
+            let part = if model.conversion == Conversion::WhisperEncoder {
+                "encoder"
+            } else {
+                "decoder"
+            };
+            whisper(venv, dir, part, &source, &staged, &model.file)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
     }
@@ -266,10 +271,19 @@ fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, label: &str) -> Result<()
 }
 
 /// `models/whisper_digits/provision.py --model-bin SOURCE --out OUT` in the venv.
-fn whisper_encoder(venv: &Venv, dir: &Path, source: &Path, out: &Path, label: &str) -> Result<()> {
+/// Rebuilds Whisper's `part` ("encoder" or "decoder") from `source` (a checked model.bin).
+fn whisper(
+    venv: &Venv,
+    dir: &Path,
+    part: &str,
+    source: &Path,
+    out: &Path,
+    label: &str,
+) -> Result<()> {
     let run = python::output(
         Command::new(venv.python())
             .arg(dir.join("whisper_digits/provision.py"))
+            .args(["--part", part])
             .arg("--model-bin")
             .arg(source)
             .arg("--out")

@@ -11,6 +11,11 @@
 //! 2. `digits.onnx`, the project's own CTC head (`models/whisper_digits/run.sh`): log-probabilities
 //!    of blank and the ten digits per 40 ms step.
 //!
+//! The challenge is then checked by two verifiers, and passes when either supports it
+//! ([`DigitModel::margin`]): the head's CTC scores ([`Recognition::margin`]) and Whisper's own
+//! decoder ([`super::digit_decoder`], `whisper_decoder_base_digits.onnx`), which reads the
+//! challenge as Whisper would write it.
+//!
 //! [`recognise`] places windows on the speech the VAD found
 //! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
 //! runs the models on each and decodes: CTC prefix beam search for the digit string (summing
@@ -27,22 +32,28 @@
 //! let model = DigitModel::load(&DigitModelBytes {
 //!     encoder: read("whisper_encoder_base_6s.onnx"),
 //!     head: read("digits.onnx"),
+//!     decoder: read("whisper_decoder_base_digits.onnx"),
 //! })?;
 //! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
-//! println!("{} (margin for 4829: {:.1})", heard.digits, heard.margin("4829"));
+//! let margin = model.margin(&heard, "4829", livecheck::Language::Mandarin)?;
+//! println!("{} (margin for 4829: {margin:.1})", heard.digits);
 //! # Ok(()) }
 //! ```
 
+use crate::audio::digit_decoder::DigitDecoder;
 use crate::audio::logmel::{self, LogMel};
 use crate::audio::{SpeechSegment, TARGET_RATE};
 use crate::error::Result;
 use crate::models::Model;
+use crate::reading::Language;
 
 /// Samples in one model window (6 s at 16 kHz).
 pub const WINDOW: usize = logmel::WINDOW;
 /// Encoder frames per window (20 ms each) and their size.
 const ENCODER_FRAMES: usize = logmel::FRAMES / 2;
 const ENCODER_DIM: usize = 512;
+/// Values in one window's encoder output (`[300, 512]`).
+pub const ENCODED_LEN: usize = ENCODER_FRAMES * ENCODER_DIM;
 /// Output steps per window (one per two encoder frames).
 pub const STEPS: usize = ENCODER_FRAMES / 2;
 /// Output classes: 0 is the CTC blank, `d + 1` is digit `d`.
@@ -55,7 +66,7 @@ const STEP_SAMPLES: usize = WINDOW / STEPS;
 /// Silence kept before and after the speech in a window, ms.
 const MARGIN_MS: i64 = 250;
 
-/// The digit recogniser's two models' ONNX bytes.
+/// The digit recogniser's three models' ONNX bytes.
 #[derive(Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct DigitModelBytes {
@@ -63,6 +74,8 @@ pub struct DigitModelBytes {
     pub encoder: Vec<u8>,
     /// `digits.onnx` (the CTC head).
     pub head: Vec<u8>,
+    /// `whisper_decoder_base_digits.onnx` (Whisper base's decoder, cut to the digit tokens).
+    pub decoder: Vec<u8>,
 }
 
 impl std::fmt::Debug for DigitModelBytes {
@@ -70,6 +83,7 @@ impl std::fmt::Debug for DigitModelBytes {
         f.debug_struct("DigitModelBytes")
             .field("encoder_bytes", &self.encoder.len())
             .field("head_bytes", &self.head.len())
+            .field("decoder_bytes", &self.decoder.len())
             .finish()
     }
 }
@@ -80,11 +94,13 @@ pub struct DigitModel {
     mel: LogMel,
     encoder: Model,
     head: Model,
+    decoder: DigitDecoder,
 }
 
 impl DigitModel {
-    /// Loads both models and checks their shapes (`[1, 80, 600]` log-mel → `[1, 300, 512]`
-    /// encoder frames → `[1, 150, 11]` log-probabilities).
+    /// Loads the three models and checks their shapes (`[1, 80, 600]` log-mel → `[1, 300, 512]`
+    /// encoder frames → `[1, 150, 11]` log-probabilities; the decoder's in
+    /// [`DigitDecoder::load`]).
     pub fn load(bytes: &DigitModelBytes) -> Result<Self> {
         Ok(DigitModel {
             mel: LogMel::new(),
@@ -100,19 +116,57 @@ impl DigitModel {
                 &[&[1, ENCODER_FRAMES, ENCODER_DIM]],
                 &[STEPS * CLASSES],
             )?,
+            decoder: DigitDecoder::load(&bytes.decoder)?,
         })
+    }
+
+    /// Whisper's encoder output (`[300, 512]`, row-major) for one window: `samples` (16 kHz, at
+    /// most [`WINDOW`]) are zero-padded at the end.
+    pub fn encode(&self, samples: &[f32]) -> Result<Vec<f32>> {
+        let mel = self.mel.compute(&samples[..samples.len().min(WINDOW)]);
+        Ok(self.encoder.run(&[&mel])?.remove(0))
+    }
+
+    /// How well `heard` supports `challenge`: the larger of the head's margin
+    /// ([`Recognition::margin`]) and Whisper's decoder's on any window
+    /// ([`DigitDecoder::margin`]), both natural-log ratios against the best competing reading,
+    /// positive when the challenge beats them. The check accepts above
+    /// [`crate::reading::DigitsConfig::min_margin`]. `language` picks the decoder's prompt and
+    /// ways of writing digits.
+    pub fn margin(&self, heard: &Recognition, challenge: &str, language: Language) -> Result<f32> {
+        Ok(heard
+            .margin(challenge)
+            .max(self.decoder_margin(heard, challenge, language)?))
+    }
+
+    /// Whisper's decoder's margin for `challenge` ([`DigitDecoder::margin`]): the best over
+    /// `heard`'s windows, `f32::MIN` when there are none.
+    pub fn decoder_margin(
+        &self,
+        heard: &Recognition,
+        challenge: &str,
+        language: Language,
+    ) -> Result<f32> {
+        let mut best = f32::MIN;
+        for encoded in &heard.encoded {
+            best = best.max(self.decoder.margin(encoded, challenge, language)?);
+        }
+        Ok(best)
     }
 
     /// Log-probabilities per step of one window: `samples` (16 kHz, at most [`WINDOW`]) are
     /// zero-padded at the end; steps that start after the audio are dropped.
     pub fn log_probs(&self, samples: &[f32]) -> Result<Vec<[f32; CLASSES]>> {
-        let n = samples.len().min(WINDOW);
-        let mel = self.mel.compute(&samples[..n]);
-        let encoded = self.encoder.run(&[&mel])?.remove(0);
-        let out = self.head.run(&[&encoded])?.remove(0);
+        self.head_log_probs(&self.encode(samples)?, samples.len().min(WINDOW))
+    }
+
+    /// The head's log-probabilities per step on one window's encoder output, for the first
+    /// `samples` samples of the window.
+    fn head_log_probs(&self, encoded: &[f32], samples: usize) -> Result<Vec<[f32; CLASSES]>> {
+        let out = self.head.run(&[encoded])?.remove(0);
         Ok(out
             .chunks_exact(CLASSES)
-            .take(n.div_ceil(STEP_SAMPLES))
+            .take(samples.min(WINDOW).div_ceil(STEP_SAMPLES))
             .map(|c| std::array::from_fn(|k| c[k]))
             .collect())
     }
@@ -141,10 +195,13 @@ pub struct Recognition {
     pub segments: Vec<DigitSegment>,
     /// The model's log-probabilities over every step of every window, in time order.
     pub steps: Vec<[f32; CLASSES]>,
+    /// Whisper's encoder output of each window (`[300, 512]` row-major), for the decoder.
+    pub encoded: Vec<Vec<f32>>,
 }
 
 impl Recognition {
-    /// How much better the audio supports `challenge` than any competing reading: the
+    /// The head's verdict on `challenge` (the check uses [`DigitModel::margin`], which also
+    /// asks Whisper's decoder): how much better the audio supports it than any competing reading: the
     /// log-likelihood ratio `log P(challenge) − max log P(competitor)` (natural log, CTC summed
     /// over alignments) where the competitors are every reading with one digit changed, one
     /// digit left out or two different digits swapped ([`competitors`]), and the beam search's
@@ -458,10 +515,13 @@ pub fn recognise(
 ) -> Result<Recognition> {
     let mut segments = Vec::new();
     let mut all = Vec::new();
+    let mut windows = Vec::new();
     for (a, b) in plan_windows(samples.len(), speech) {
-        let steps = model.log_probs(&samples[a..b])?;
+        let encoded = model.encode(&samples[a..b])?;
+        let steps = model.head_log_probs(&encoded, b - a)?;
         segments.extend(decode(&steps, a as f64 * 1000.0 / TARGET_RATE as f64));
         all.extend(steps);
+        windows.push(encoded);
     }
     Ok(Recognition {
         digits: segments
@@ -470,6 +530,7 @@ pub fn recognise(
             .collect(),
         segments,
         steps: all,
+        encoded: windows,
     })
 }
 
@@ -523,6 +584,7 @@ mod tests {
             digits: "482".into(),
             segments: Vec::new(),
             steps,
+            encoded: Vec::new(),
         };
         let heard = r.margin("482");
         assert!(heard > 0.0, "{heard}");

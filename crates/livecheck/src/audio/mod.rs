@@ -15,6 +15,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod digit_decoder;
 pub mod digits;
 pub mod envelope;
 pub mod logmel;
@@ -23,6 +24,7 @@ pub mod stream;
 pub mod vad;
 pub mod wav;
 
+pub use digit_decoder::DigitDecoder;
 pub use digits::{DigitModel, DigitModelBytes, DigitSegment, Recognition};
 pub use envelope::Envelope;
 pub use stream::{AudioBuffer, AudioBufferConfig};

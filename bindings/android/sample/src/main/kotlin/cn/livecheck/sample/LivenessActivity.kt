@@ -127,9 +127,9 @@ class LivenessActivity : AppCompatActivity() {
                     asset("iris_landmark.onnx"),
                     bytes("silero_vad_16k.onnx"), // the VAD and the digit models: digits challenge
                     DigitModelBytes(
-                        bytes("speech_melspectrogram.onnx"),
-                        bytes("speech_embedding.onnx"),
+                        bytes("whisper_encoder_base_6s.onnx"),
                         bytes("digits.onnx"),
+                        bytes("whisper_decoder_base_digits.onnx"),
                     ),
                 ).also { engine = it }
             }
