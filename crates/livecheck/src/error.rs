@@ -110,6 +110,9 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
+    /// Signed evidence that does not verify (wrong key, scheme or nonce, altered payload).
+    #[error("evidence rejected: {0}")]
+    BadEvidence(String),
     /// The bytes are not a readable WAV file (bad header, truncated data, unreadable file).
     #[error("not a readable WAV file: {0}")]
     InvalidWav(String),

@@ -26,6 +26,7 @@ uniffi::setup_scaffolding!();
 pub mod audio;
 pub mod challenge;
 pub mod error;
+pub mod evidence;
 pub mod frame;
 pub mod models;
 pub mod quality;
