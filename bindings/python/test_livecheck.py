@@ -125,6 +125,26 @@ class Sessions(unittest.TestCase):
         self.assertIsNotNone(v.best_frame)
         self.assertEqual(bytes(v.best_frame.jpeg[:2]), b"\xff\xd8")
 
+    def test_the_verdict_carries_evidence_a_server_can_verify(self):
+        clip = require(DATA / "focus_blink/h264/mahie_test_1.mp4", "media")
+        nonce, key = b"server-nonce-7", bytes(range(32))
+        s = engine().new_session(lc.SessionOptions(
+            actions=[ActionKind.BLINK], evidence_nonce=nonce, evidence_key=key))
+        run_clip(s, *rgb24(clip), PixelFormat.RGB8)
+        v = s.finish()
+        ev = v.evidence
+        self.assertEqual(ev.scheme, lc.Scheme.ED25519)
+        payload = lc.verify_evidence(ev, key, True, nonce)
+        self.assertEqual(payload, ev.payload)
+        self.assertIn('"plan":"actions:blink"', payload)
+        # A replayed nonce, another key and an edited payload are refused.
+        for bad in [(ev, key, True, b"another"), (ev, bytes(32), True, nonce),
+                    (lc.SignedEvidence(scheme=ev.scheme, signature=ev.signature,
+                                       payload=ev.payload.replace('"passed":true', '"passed":false')),
+                     key, True, nonce)]:
+            with self.assertRaises(lc.LivenessError.Other):
+                lc.verify_evidence(*bad)
+
     def test_a_short_selfie_clip_does_not_pass(self):
         clip = require(DATA / "pyfeat/h264/single_face.mp4", "media")
         s = engine().new_session(lc.SessionOptions(seed=7))

@@ -1471,6 +1471,85 @@ public func FfiConverterTypeReading_lower(_ value: Reading) -> RustBuffer {
 
 
 /**
+ * Evidence with its signature, as it travels to the server.
+ */
+public struct SignedEvidence: Equatable, Hashable {
+    /**
+     * How it was signed.
+     */
+    public var scheme: Scheme
+    /**
+     * The canonical JSON payload ([`Evidence::to_json`]).
+     */
+    public var payload: String
+    /**
+     * The signature of the payload's UTF-8 bytes, lowercase hex.
+     */
+    public var signature: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * How it was signed.
+         */scheme: Scheme, 
+        /**
+         * The canonical JSON payload ([`Evidence::to_json`]).
+         */payload: String, 
+        /**
+         * The signature of the payload's UTF-8 bytes, lowercase hex.
+         */signature: String) {
+        self.scheme = scheme
+        self.payload = payload
+        self.signature = signature
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension SignedEvidence: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignedEvidence: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignedEvidence {
+        return
+            try SignedEvidence(
+                scheme: FfiConverterTypeScheme.read(from: &buf), 
+                payload: FfiConverterString.read(from: &buf), 
+                signature: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignedEvidence, into buf: inout [UInt8]) {
+        FfiConverterTypeScheme.write(value.scheme, into: &buf)
+        FfiConverterString.write(value.payload, into: &buf)
+        FfiConverterString.write(value.signature, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignedEvidence_lift(_ buf: RustBuffer) throws -> SignedEvidence {
+    return try FfiConverterTypeSignedEvidence.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignedEvidence_lower(_ value: SignedEvidence) -> RustBuffer {
+    return FfiConverterTypeSignedEvidence.lower(value)
+}
+
+
+/**
  * A stretch of speech, in milliseconds from the start of the audio given to the [`Vad`].
  */
 public struct SpeechSegment: Equatable, Hashable {
@@ -2631,6 +2710,81 @@ public func FfiConverterTypeRotation_lift(_ buf: RustBuffer) throws -> Rotation 
 #endif
 public func FfiConverterTypeRotation_lower(_ value: Rotation) -> RustBuffer {
     return FfiConverterTypeRotation.lower(value)
+}
+
+
+
+/**
+ * How the evidence is signed.
+ */
+
+public enum Scheme: Equatable, Hashable {
+    
+    /**
+     * Ed25519 (RFC 8032): 32-byte secret seed on the device, public key on the server.
+     */
+    case ed25519
+    /**
+     * HMAC-SHA-256 (RFC 2104): one shared secret of at least 32 bytes.
+     */
+    case hmacSha256
+
+
+
+
+
+}
+
+#if compiler(>=6)
+extension Scheme: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeScheme: FfiConverterRustBuffer {
+    typealias SwiftType = Scheme
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Scheme {
+        let variant: Int32 = try readInt(&buf)
+        switch variant {
+        
+        case 1: return .ed25519
+        
+        case 2: return .hmacSha256
+        
+        default: throw UniffiInternalError.unexpectedEnumCase
+        }
+    }
+
+    public static func write(_ value: Scheme, into buf: inout [UInt8]) {
+        switch value {
+        
+        
+        case .ed25519:
+            writeInt(&buf, Int32(1))
+        
+        
+        case .hmacSha256:
+            writeInt(&buf, Int32(2))
+        
+        }
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScheme_lift(_ buf: RustBuffer) throws -> Scheme {
+    return try FfiConverterTypeScheme.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeScheme_lower(_ value: Scheme) -> RustBuffer {
+    return FfiConverterTypeScheme.lower(value)
 }
 
 

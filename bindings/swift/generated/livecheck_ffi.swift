@@ -1271,6 +1271,20 @@ public struct SessionOptions: Equatable, Hashable {
      * Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
      */
     public var expectedDigits: String?
+    /**
+     * The server's one-time nonce: set with `evidence_key` to get signed evidence in the
+     * verdict (the challenge is then drawn from the nonce and `seed` is unused).
+     */
+    public var evidenceNonce: Data?
+    /**
+     * The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
+     * least 32 bytes).
+     */
+    public var evidenceKey: Data?
+    /**
+     * How to sign. None: Ed25519.
+     */
+    public var evidenceScheme: Scheme?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1291,12 +1305,26 @@ public struct SessionOptions: Equatable, Hashable {
          */digitsLanguage: Language? = nil, 
         /**
          * Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
-         */expectedDigits: String? = nil) {
+         */expectedDigits: String? = nil, 
+        /**
+         * The server's one-time nonce: set with `evidence_key` to get signed evidence in the
+         * verdict (the challenge is then drawn from the nonce and `seed` is unused).
+         */evidenceNonce: Data? = nil, 
+        /**
+         * The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
+         * least 32 bytes).
+         */evidenceKey: Data? = nil, 
+        /**
+         * How to sign. None: Ed25519.
+         */evidenceScheme: Scheme? = nil) {
         self.actions = actions
         self.seed = seed
         self.actionTimeoutMs = actionTimeoutMs
         self.digitsLanguage = digitsLanguage
         self.expectedDigits = expectedDigits
+        self.evidenceNonce = evidenceNonce
+        self.evidenceKey = evidenceKey
+        self.evidenceScheme = evidenceScheme
     }
 
     
@@ -1319,7 +1347,10 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
                 seed: FfiConverterUInt64.read(from: &buf), 
                 actionTimeoutMs: FfiConverterOptionInt64.read(from: &buf), 
                 digitsLanguage: FfiConverterOptionTypeLanguage.read(from: &buf), 
-                expectedDigits: FfiConverterOptionString.read(from: &buf)
+                expectedDigits: FfiConverterOptionString.read(from: &buf), 
+                evidenceNonce: FfiConverterOptionData.read(from: &buf), 
+                evidenceKey: FfiConverterOptionData.read(from: &buf), 
+                evidenceScheme: FfiConverterOptionTypeScheme.read(from: &buf)
         )
     }
 
@@ -1329,6 +1360,9 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
         FfiConverterOptionInt64.write(value.actionTimeoutMs, into: &buf)
         FfiConverterOptionTypeLanguage.write(value.digitsLanguage, into: &buf)
         FfiConverterOptionString.write(value.expectedDigits, into: &buf)
+        FfiConverterOptionData.write(value.evidenceNonce, into: &buf)
+        FfiConverterOptionData.write(value.evidenceKey, into: &buf)
+        FfiConverterOptionTypeScheme.write(value.evidenceScheme, into: &buf)
     }
 }
 
@@ -1384,6 +1418,11 @@ public struct Verdict: Equatable, Hashable {
      * The best frame (upright JPEG) for the server's 1:1 match, if a face was ever well placed.
      */
     public var bestFrame: BestFrame?
+    /**
+     * The signed record of the attempt for the server (when the options carry
+     * `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
+     */
+    public var evidence: SignedEvidence?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1411,7 +1450,11 @@ public struct Verdict: Equatable, Hashable {
          */durationMs: Int64, 
         /**
          * The best frame (upright JPEG) for the server's 1:1 match, if a face was ever well placed.
-         */bestFrame: BestFrame?) {
+         */bestFrame: BestFrame?, 
+        /**
+         * The signed record of the attempt for the server (when the options carry
+         * `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
+         */evidence: SignedEvidence?) {
         self.passed = passed
         self.reasons = reasons
         self.reasonCodes = reasonCodes
@@ -1420,6 +1463,7 @@ public struct Verdict: Equatable, Hashable {
         self.frames = frames
         self.durationMs = durationMs
         self.bestFrame = bestFrame
+        self.evidence = evidence
     }
 
     
@@ -1445,7 +1489,8 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
                 reading: FfiConverterOptionTypeReading.read(from: &buf), 
                 frames: FfiConverterUInt64.read(from: &buf), 
                 durationMs: FfiConverterInt64.read(from: &buf), 
-                bestFrame: FfiConverterOptionTypeBestFrame.read(from: &buf)
+                bestFrame: FfiConverterOptionTypeBestFrame.read(from: &buf), 
+                evidence: FfiConverterOptionTypeSignedEvidence.read(from: &buf)
         )
     }
 
@@ -1458,6 +1503,7 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
         FfiConverterUInt64.write(value.frames, into: &buf)
         FfiConverterInt64.write(value.durationMs, into: &buf)
         FfiConverterOptionTypeBestFrame.write(value.bestFrame, into: &buf)
+        FfiConverterOptionTypeSignedEvidence.write(value.evidence, into: &buf)
     }
 }
 
@@ -1949,6 +1995,30 @@ fileprivate struct FfiConverterOptionTypeReading: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeSignedEvidence: FfiConverterRustBuffer {
+    typealias SwiftType = SignedEvidence?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeSignedEvidence.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeSignedEvidence.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeLanguage: FfiConverterRustBuffer {
     typealias SwiftType = Language?
 
@@ -1965,6 +2035,30 @@ fileprivate struct FfiConverterOptionTypeLanguage: FfiConverterRustBuffer {
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeLanguage.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeScheme: FfiConverterRustBuffer {
+    typealias SwiftType = Scheme?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeScheme.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeScheme.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2155,6 +2249,23 @@ public func selfTestPanic(message: String)throws   {try rustCallWithError(FfiCon
     )
 }
 }
+/**
+ * Checks signed evidence the way a server does: the signature with `key` (Ed25519: the
+ * 32-byte public key, or the 32-byte secret seed with `key_is_secret`; HMAC-SHA-256: the
+ * shared secret), then that it answers `expected_nonce`. Returns the canonical payload;
+ * `LivenessError::Other` with the reason when it does not verify.
+ */
+public func verifyEvidence(evidence: SignedEvidence, key: Data, keyIsSecret: Bool, expectedNonce: Data)throws  -> String  {
+    return try  FfiConverterString.lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
+        uniffiCallStatus in
+    uniffi_livecheck_ffi_fn_func_verify_evidence(
+        FfiConverterTypeSignedEvidence_lower(evidence),
+        FfiConverterData.lower(key),
+        FfiConverterBool.lower(keyIsSecret),
+        FfiConverterData.lower(expectedNonce),uniffiCallStatus
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -2178,6 +2289,9 @@ private let initializationResult: InitializationResult = {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_func_self_test_panic() != 23769) {
+        return InitializationResult.apiChecksumMismatch
+    }
+    if (uniffi_livecheck_ffi_checksum_func_verify_evidence() != 7270) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_method_livenessengine_new_session() != 27727) {

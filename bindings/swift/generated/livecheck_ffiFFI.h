@@ -334,6 +334,11 @@ uint64_t uniffi_livecheck_ffi_fn_func_seed_from_nonce(ForeignBytes nonce, RustCa
 void uniffi_livecheck_ffi_fn_func_self_test_panic(RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_FUNC_VERIFY_EVIDENCE
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_FUNC_VERIFY_EVIDENCE
+RustBuffer uniffi_livecheck_ffi_fn_func_verify_evidence(RustBuffer evidence, RustBuffer key, int8_t key_is_secret, RustBuffer expected_nonce, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_LIVECHECK_FFI_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_LIVECHECK_FFI_RUSTBUFFER_ALLOC
 RustBuffer ffi_livecheck_ffi_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -609,6 +614,12 @@ uint16_t uniffi_livecheck_ffi_checksum_func_seed_from_nonce(void
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_FUNC_SELF_TEST_PANIC
 uint16_t uniffi_livecheck_ffi_checksum_func_self_test_panic(void
+    
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_FUNC_VERIFY_EVIDENCE
+#define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_CHECKSUM_FUNC_VERIFY_EVIDENCE
+uint16_t uniffi_livecheck_ffi_checksum_func_verify_evidence(void
     
 );
 #endif

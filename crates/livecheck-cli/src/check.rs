@@ -44,6 +44,16 @@ pub fn run(args: &Args) -> Result<(), String> {
         }
         config = config.with_digits(expected);
     }
+    match (args.get("nonce"), args.key()?) {
+        (Some(nonce), Some((scheme, key))) => {
+            if args.get("seed").is_some() {
+                return Err("--nonce draws the challenge: give --nonce or --seed, not both".into());
+            }
+            config = config.with_evidence(nonce.as_bytes(), scheme, &key);
+        }
+        (None, None) => {}
+        _ => return Err("signed evidence needs both --nonce and --key-file".into()),
+    }
     if let Some(seed) = args.get("seed") {
         config = config.with_seed(
             seed.parse()

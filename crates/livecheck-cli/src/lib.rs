@@ -65,6 +65,11 @@ pub mod json {
             "best_frame_score": v.best_frame.as_ref().map(|b| r3(b.score)),
             "frames": v.frames,
             "duration_ms": v.duration_ms,
+            "evidence": v.evidence.as_ref().map(|e| json!({
+                "scheme": e.scheme.code(),
+                "payload": e.payload,
+                "signature": e.signature,
+            })),
         })
     }
 

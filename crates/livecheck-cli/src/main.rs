@@ -7,7 +7,10 @@
 //! livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] <video> [<wav>] [--json]
 //! livecheck digits  <wav> [--lang en|zh|auto] [--json]
 //! livecheck sync    <video> [<wav>] [--json]
+//! livecheck verify  --key-file K [--scheme ed25519|hmac-sha256] [--nonce N] <verdict.json>
 //! ```
+//! `check --nonce N --key-file K [--scheme S]` signs the attempt's evidence (see
+//! `livecheck::evidence`) and adds it to the verdict JSON; `verify` checks it.
 //! Every subcommand takes `--models DIR`; models are read from there, else `$LIVECHECK_MODELS`,
 //! else `./models`, else the repository's `models/` (provision them with `cargo xtask models`).
 
@@ -16,6 +19,7 @@ mod check;
 mod digits;
 mod events;
 mod sync;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -30,7 +34,9 @@ const USAGE: &str = "usage:
   livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] [--best-frame OUT.jpg] <video> [<wav>] [--json]
   livecheck digits  <wav> [--lang en|zh|auto] [--json]
   livecheck sync    <video> [<wav>] [--json]
-options for all: --models DIR";
+  livecheck verify  --key-file K [--scheme ed25519|hmac-sha256] [--nonce N] <verdict.json>
+options for all: --models DIR
+check also takes --nonce N --key-file K [--scheme S]: signed evidence in the verdict";
 
 /// Parsed command line: positional arguments, boolean flags and `--key value` options.
 pub struct Args {
@@ -42,7 +48,7 @@ pub struct Args {
 }
 
 /// Options that take a value.
-const VALUED: [&str; 7] = [
+const VALUED: [&str; 10] = [
     "--models",
     "--mode",
     "--actions",
@@ -50,6 +56,9 @@ const VALUED: [&str; 7] = [
     "--best-frame",
     "--digits",
     "--lang",
+    "--nonce",
+    "--key-file",
+    "--scheme",
 ];
 
 impl Args {
@@ -93,6 +102,19 @@ impl Args {
         }
     }
 
+    /// The signing or verifying key: the bytes of `--key-file` and the `--scheme` (default
+    /// Ed25519). `None` without `--key-file`.
+    pub fn key(&self) -> Result<Option<(livecheck::evidence::Scheme, Vec<u8>)>, String> {
+        let Some(path) = self.get("key-file") else {
+            return Ok(None);
+        };
+        let name = self.get("scheme").unwrap_or("ed25519");
+        let scheme = livecheck::evidence::Scheme::parse(name)
+            .ok_or(format!("unknown --scheme {name} (ed25519, hmac-sha256)"))?;
+        let key = std::fs::read(path).map_err(|e| format!("--key-file {path}: {e}"))?;
+        Ok(Some((scheme, key)))
+    }
+
     /// Loads the engine from `--models`, `$LIVECHECK_MODELS`, `./models` or the repository.
     pub fn engine(&self) -> Result<Engine, String> {
         let dir = self
@@ -120,6 +142,7 @@ fn run(args: Vec<String>) -> Result<(), String> {
         "check" => check::run(&args),
         "digits" => digits::run(&args),
         "sync" => sync::run(&args),
+        "verify" => verify::run(&args),
         other => Err(format!("unknown command {other}\n{USAGE}")),
     }
 }

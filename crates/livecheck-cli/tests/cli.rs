@@ -196,3 +196,68 @@ fn check_digits_passes_a_live_reader_and_fails_dubbed_audio() {
     assert!(reasons.contains(&"out_of_sync".into()), "{reasons:?}");
     let _ = std::fs::remove_file(clip);
 }
+
+#[test]
+fn check_signs_evidence_that_verify_accepts_and_tampering_breaks() {
+    let Some(clip) = data("focus_blink/h264/mahie_test_1.mp4") else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("livecheck-cli-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("key.bin");
+    std::fs::write(&key, [0x5au8; 32]).unwrap();
+    let (key, clip) = (key.to_str().unwrap(), clip.to_str().unwrap());
+    for scheme in ["ed25519", "hmac-sha256"] {
+        let (code, lines, err) = livecheck(&[
+            "check",
+            "--actions",
+            "blink",
+            "--nonce",
+            "n-42",
+            "--key-file",
+            key,
+            "--scheme",
+            scheme,
+            clip,
+            "--json",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let verdict = &lines[0];
+        assert_eq!(verdict["evidence"]["scheme"], scheme);
+        let file = dir.join(format!("{scheme}.json"));
+        std::fs::write(&file, verdict.to_string()).unwrap();
+        let file = file.to_str().unwrap();
+        let verify = |nonce: &str, path: &str| {
+            livecheck(&[
+                "verify",
+                "--key-file",
+                key,
+                "--scheme",
+                scheme,
+                "--nonce",
+                nonce,
+                path,
+            ])
+        };
+        let (code, lines, err) = verify("n-42", file);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(lines[0]["evidence"]["plan"], "actions:blink");
+        assert_eq!(lines[0]["evidence"]["passed"], verdict["passed"]);
+        // Another nonce (a replay) and an edited payload are rejected with the reason.
+        let (code, _, err) = verify("n-43", file);
+        assert!(code == 2 && err.contains("nonce"), "{err}");
+        let mut forged = verdict.clone();
+        let payload = forged["evidence"]["payload"]
+            .as_str()
+            .unwrap()
+            .replace("\"frames\":", "\"frames\":1");
+        forged["evidence"]["payload"] = Value::String(payload);
+        let forged_file = dir.join(format!("{scheme}.forged.json"));
+        std::fs::write(&forged_file, forged.to_string()).unwrap();
+        let (code, _, err) = verify("n-42", forged_file.to_str().unwrap());
+        assert!(code == 2 && err.contains("signature"), "{err}");
+    }
+    // Evidence needs both the nonce and the key.
+    let (code, _, err) = livecheck(&["check", "--nonce", "n", clip]);
+    assert!(code == 2 && err.contains("--key-file"), "{err}");
+}

@@ -218,6 +218,34 @@ pub fn seed_from_nonce(nonce: &[u8]) -> Result<u64> {
     guard(|| Ok(livecheck::challenge::seed_from_nonce(nonce)))
 }
 
+/// Checks signed evidence the way a server does: the signature with `key` (Ed25519: the
+/// 32-byte public key, or the 32-byte secret seed with `key_is_secret`; HMAC-SHA-256: the
+/// shared secret), then that it answers `expected_nonce`. Returns the canonical payload;
+/// `LivenessError::Other` with the reason when it does not verify.
+#[uniffi::export]
+pub fn verify_evidence(
+    evidence: livecheck::evidence::SignedEvidence,
+    key: Vec<u8>,
+    key_is_secret: bool,
+    expected_nonce: Vec<u8>,
+) -> Result<String> {
+    guard(|| {
+        use livecheck::evidence::{self, Scheme, VerifyKey};
+        let key = match (evidence.scheme, key_is_secret) {
+            (Scheme::Ed25519, false) => {
+                VerifyKey::Ed25519(key.as_slice().try_into().map_err(|_| {
+                    livecheck::Error::BadEvidence(format!(
+                        "an Ed25519 public key has 32 bytes, got {}",
+                        key.len()
+                    ))
+                })?)
+            }
+            (scheme, _) => VerifyKey::from_secret(scheme, &key)?,
+        };
+        Ok(evidence::verify(&evidence, &key, &expected_nonce)?.to_json())
+    })
+}
+
 /// The version of the livecheck library behind these bindings.
 #[uniffi::export]
 pub fn livecheck_version() -> String {

@@ -2,9 +2,10 @@
 //! fields, display strings for prompts and reasons), each converted from the core type in one
 //! `From` impl. Everything else (`ActionKind`, `Prompt`, `Reason`, `PixelFormat`, `Event`,
 //! `ActionResult`, `BestFrame`, `BBox`, `OvalFit`, `Language`, `Reading`, `DigitSegment`,
-//! `SpeechSegment`, `SyncResult`) is the core's own type, derived behind its
-//! `uniffi` feature.
+//! `SpeechSegment`, `SyncResult`, `Scheme`, `SignedEvidence`) is the core's own type, derived
+//! behind its `uniffi` feature.
 
+use livecheck::evidence::{Scheme, SignedEvidence};
 use livecheck::vision::detector::BBox;
 use livecheck::{ActionKind, ActionResult, BestFrame, Language, OvalFit, Prompt, Reading, Reason};
 
@@ -101,6 +102,9 @@ pub struct Verdict {
     pub duration_ms: i64,
     /// The best frame (upright JPEG) for the server's 1:1 match, if a face was ever well placed.
     pub best_frame: Option<BestFrame>,
+    /// The signed record of the attempt for the server (when the options carry
+    /// `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
+    pub evidence: Option<SignedEvidence>,
 }
 
 impl From<livecheck::Verdict> for Verdict {
@@ -114,6 +118,7 @@ impl From<livecheck::Verdict> for Verdict {
             frames: v.frames as u64,
             duration_ms: v.duration_ms,
             best_frame: v.best_frame,
+            evidence: v.evidence,
         }
     }
 }
@@ -138,6 +143,17 @@ pub struct SessionOptions {
     /// Digits challenge: ask for these digits instead of drawing them (1 to 8 characters 0-9).
     #[uniffi(default = None)]
     pub expected_digits: Option<String>,
+    /// The server's one-time nonce: set with `evidence_key` to get signed evidence in the
+    /// verdict (the challenge is then drawn from the nonce and `seed` is unused).
+    #[uniffi(default = None)]
+    pub evidence_nonce: Option<Vec<u8>>,
+    /// The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
+    /// least 32 bytes).
+    #[uniffi(default = None)]
+    pub evidence_key: Option<Vec<u8>>,
+    /// How to sign. None: Ed25519.
+    #[uniffi(default = None)]
+    pub evidence_scheme: Option<Scheme>,
 }
 
 impl SessionOptions {
@@ -156,6 +172,10 @@ impl SessionOptions {
         }
         if let Some(ms) = self.action_timeout_ms {
             config.action_timeout_ms = ms;
+        }
+        if let (Some(nonce), Some(key)) = (&self.evidence_nonce, &self.evidence_key) {
+            let scheme = self.evidence_scheme.unwrap_or(Scheme::Ed25519);
+            config = config.with_evidence(nonce, scheme, key);
         }
         config
     }

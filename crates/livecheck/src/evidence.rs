@@ -21,7 +21,7 @@
 //! let key = [7u8; 32]; // issued by the server for this session
 //! let mut fed = FeedDigest::default();
 //! fed.frame(0, 640, 480, "rgb8", &[0u8; 16]);
-//! let record = Evidence::new(b"server-nonce", "actions:blink,nod", true, &[], &fed);
+//! let record = Evidence::new(b"server-nonce", "actions:blink,nod", true, &[], &fed, None);
 //! let signed = evidence::sign(&record, Scheme::Ed25519, &key)?;
 //! let public = VerifyKey::from_secret(Scheme::Ed25519, &key)?;
 //! let checked = evidence::verify(&signed, &public, b"server-nonce")?;
@@ -42,6 +42,7 @@ pub const FORMAT: &str = "livecheck-evidence/1";
 
 /// How the evidence is signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Enum))]
 pub enum Scheme {
     /// Ed25519 (RFC 8032): 32-byte secret seed on the device, public key on the server.
     Ed25519,
@@ -138,11 +139,21 @@ pub struct Evidence {
     pub audio_chunks: u64,
     /// SHA-256 of every audio chunk fed ([`FeedDigest::audio`]), lowercase hex.
     pub audio_sha256: String,
+    /// SHA-256 of the best frame's JPEG as the verdict carries it, lowercase hex.
+    pub best_frame_sha256: Option<String>,
 }
 
 impl Evidence {
-    /// The record of an attempt for `nonce` with `plan`, its outcome and what it was fed.
-    pub fn new(nonce: &[u8], plan: &str, passed: bool, reasons: &[&str], fed: &FeedDigest) -> Self {
+    /// The record of an attempt for `nonce` with `plan`, its outcome, what it was fed and the
+    /// best frame it returns (JPEG bytes).
+    pub fn new(
+        nonce: &[u8],
+        plan: &str,
+        passed: bool,
+        reasons: &[&str],
+        fed: &FeedDigest,
+        best_frame: Option<&[u8]>,
+    ) -> Self {
         Evidence {
             format: FORMAT.into(),
             library: concat!("livecheck/", env!("CARGO_PKG_VERSION")).into(),
@@ -156,18 +167,24 @@ impl Evidence {
             frames_sha256: hex(&fed.frames.clone().finalize()),
             audio_chunks: fed.chunk_count,
             audio_sha256: hex(&fed.audio.clone().finalize()),
+            best_frame_sha256: best_frame.map(|j| hex(&Sha256::digest(j))),
         }
     }
 
     /// The canonical JSON payload (see the module's format).
     pub fn to_json(&self) -> String {
         let opt = |v: Option<i64>| v.map_or("null".to_string(), |v| v.to_string());
+        let best = self
+            .best_frame_sha256
+            .as_deref()
+            .map_or("null".to_string(), json_string);
         let reasons: Vec<String> = self.reasons.iter().map(|r| json_string(r)).collect();
         // Keys in byte order.
         format!(
-            "{{\"audio_chunks\":{},\"audio_sha256\":{},\"first_ms\":{},\"format\":{},\"frames\":{},\"frames_sha256\":{},\"last_ms\":{},\"library\":{},\"nonce\":{},\"passed\":{},\"plan\":{},\"reasons\":[{}]}}",
+            "{{\"audio_chunks\":{},\"audio_sha256\":{},\"best_frame_sha256\":{},\"first_ms\":{},\"format\":{},\"frames\":{},\"frames_sha256\":{},\"last_ms\":{},\"library\":{},\"nonce\":{},\"passed\":{},\"plan\":{},\"reasons\":[{}]}}",
             self.audio_chunks,
             json_string(&self.audio_sha256),
+            best,
             opt(self.first_ms),
             json_string(&self.format),
             self.frames,
@@ -233,6 +250,11 @@ impl Evidence {
             frames_sha256: s("frames_sha256")?,
             audio_chunks: u("audio_chunks")?,
             audio_sha256: s("audio_sha256")?,
+            best_frame_sha256: match o.get("best_frame_sha256") {
+                Some(serde_json::Value::Null) => None,
+                Some(serde_json::Value::String(h)) => Some(h.clone()),
+                _ => return Err(bad("`best_frame_sha256` missing or not a string")),
+            },
         };
         if e.format != FORMAT {
             return Err(bad(&format!("format {:?}, expected {FORMAT:?}", e.format)));
@@ -246,8 +268,38 @@ impl Evidence {
     }
 }
 
+/// What a session signs its evidence with: the server's one-time nonce and the key it issued
+/// for the session ([`crate::SessionConfig::with_evidence`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EvidenceKey {
+    /// The server's one-time nonce for this session.
+    pub nonce: Vec<u8>,
+    /// How to sign.
+    pub scheme: Scheme,
+    /// The signing secret (Ed25519: 32-byte seed; HMAC-SHA-256: at least 32 bytes).
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for EvidenceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvidenceKey")
+            .field("nonce", &hex(&self.nonce))
+            .field("scheme", &self.scheme)
+            .field("secret", &format_args!("<{} bytes>", self.secret.len()))
+            .finish()
+    }
+}
+
+impl EvidenceKey {
+    /// Checks the secret's length for the scheme.
+    pub fn validate(&self) -> Result<()> {
+        VerifyKey::from_secret(self.scheme, &self.secret).map(|_| ())
+    }
+}
+
 /// Evidence with its signature, as it travels to the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
 pub struct SignedEvidence {
     /// How it was signed.
     pub scheme: Scheme,
@@ -389,7 +441,8 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// The bytes of lowercase hex `s` (as [`hex`] writes it); `None` for anything else.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2)
         || !s
             .bytes()
@@ -442,6 +495,7 @@ mod tests {
             false,
             &["wrong_digits"],
             &fed,
+            Some(b"jpeg"),
         )
     }
 
@@ -459,7 +513,7 @@ mod tests {
         };
         assert_eq!(keys, sorted, "keys in byte order");
         keys.dedup();
-        assert_eq!(keys.len(), 12);
+        assert_eq!(keys.len(), 13);
         assert!(!json.contains(' ') && !json.contains('\n'), "{json}");
         assert_eq!(Evidence::from_json(&json).unwrap(), e);
         assert_eq!(
@@ -491,7 +545,7 @@ mod tests {
         let digest = |t: i64, b: u8| {
             let mut f = FeedDigest::default();
             f.frame(t, 4, 2, "rgb8", &[b, 0, 0]);
-            Evidence::new(b"n", "p", true, &[], &f).frames_sha256
+            Evidence::new(b"n", "p", true, &[], &f, None).frames_sha256
         };
         assert_ne!(digest(0, 0), digest(1, 0));
         assert_ne!(digest(0, 0), digest(0, 1));

@@ -46,6 +46,19 @@ impl PixelFormat {
         }
     }
 
+    /// Stable lowercase name: `rgba8`, `bgra8`, `rgb8`, `nv21`, `nv12`, `i420`, `gray8`.
+    pub fn code(self) -> &'static str {
+        match self {
+            PixelFormat::Rgba8 => "rgba8",
+            PixelFormat::Bgra8 => "bgra8",
+            PixelFormat::Rgb8 => "rgb8",
+            PixelFormat::Nv21 => "nv21",
+            PixelFormat::Nv12 => "nv12",
+            PixelFormat::I420 => "i420",
+            PixelFormat::Gray8 => "gray8",
+        }
+    }
+
     /// Whether the format has 4:2:0 chroma subsampling (needs even width and height).
     pub fn is_yuv420(self) -> bool {
         matches!(
@@ -167,6 +180,18 @@ pub struct FrameRef<'a> {
 }
 
 impl<'a> FrameRef<'a> {
+    /// Feeds the frame as given (layout and bytes) to the evidence digest.
+    pub(crate) fn digest_into(&self, fed: &mut crate::evidence::FeedDigest, t_ms: i64) {
+        let layout = format!(
+            "{}/stride={}/rotation={:?}/mirrored={}",
+            self.format.code(),
+            self.stride,
+            self.rotation,
+            self.mirrored
+        );
+        fed.frame(t_ms, self.width, self.height, &layout, self.data);
+    }
+
     /// Wraps `data` as a `width` x `height` frame with `stride` bytes per row of the first plane.
     ///
     /// Plane layout for 4:2:0 formats: the chroma plane(s) follow the Y plane directly; NV21/NV12

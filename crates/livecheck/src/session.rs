@@ -18,6 +18,7 @@
 use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
 use crate::challenge;
 use crate::error::{Error, Result};
+use crate::evidence::{self, EvidenceKey, FeedDigest, Scheme};
 use crate::frame::{Border, FrameRef, Normalize, OwnedFrame, Roi};
 use crate::quality::Prompt;
 use crate::reading::{self, DigitsConfig, Language, MouthSample, Reading};
@@ -50,6 +51,9 @@ pub struct SessionConfig {
     pub analyzer: AnalyzerConfig,
     /// The digits challenge instead of actions (`actions` and `count` are then unused).
     pub digits: Option<DigitsConfig>,
+    /// Sign the attempt's evidence with this nonce and key ([`crate::evidence`]); `None`: no
+    /// evidence.
+    pub evidence: Option<EvidenceKey>,
 }
 
 impl SessionConfig {
@@ -65,6 +69,7 @@ impl SessionConfig {
             max_jump: 0.5,
             analyzer: AnalyzerConfig::default(),
             digits: None,
+            evidence: None,
         }
     }
 
@@ -88,6 +93,19 @@ impl SessionConfig {
             .unwrap_or_else(|| DigitsConfig::new(Language::Auto));
         d.expected = Some(digits.to_string());
         self.digits = Some(d);
+        self
+    }
+
+    /// The same settings bound to the server's one-time `nonce`: the challenge is drawn from it
+    /// ([`challenge::seed_from_nonce`]) and [`Session::finish`] signs the evidence of the
+    /// attempt with `secret` under `scheme` ([`Verdict::evidence`]).
+    pub fn with_evidence(mut self, nonce: &[u8], scheme: Scheme, secret: &[u8]) -> Self {
+        self.seed = challenge::seed_from_nonce(nonce);
+        self.evidence = Some(EvidenceKey {
+            nonce: nonce.to_vec(),
+            scheme,
+            secret: secret.to_vec(),
+        });
         self
     }
 
@@ -118,6 +136,9 @@ impl SessionConfig {
         }
         if let Some(d) = &self.digits {
             d.validate()?;
+        }
+        if let Some(e) = &self.evidence {
+            e.validate()?;
         }
         self.analyzer.quality.oval.validate()
     }
@@ -539,6 +560,7 @@ impl Machine {
                 _ => 0,
             },
             best_frame: None,
+            evidence: None,
         })
     }
 
@@ -715,6 +737,8 @@ pub struct Session {
     best: Option<BestCandidate>,
     /// Microphone audio and the recogniser (digits challenge only).
     audio: Option<(AudioBuffer, DigitModel)>,
+    /// Digests of what was fed, when the evidence is to be signed.
+    fed: Option<FeedDigest>,
 }
 
 impl std::fmt::Debug for Session {
@@ -744,11 +768,13 @@ impl Engine {
             }
             None => None,
         };
+        let fed = config.evidence.as_ref().map(|_| FeedDigest::default());
         Ok(Session {
             analyzer,
             machine: Machine::new(config)?,
             best: None,
             audio,
+            fed,
         })
     }
 }
@@ -771,6 +797,9 @@ impl Session {
     pub fn push_audio(&mut self, samples: &[f32], sample_rate: u32, t_ms: i64) -> Result<()> {
         if let Some((buffer, _)) = self.audio.as_mut() {
             buffer.push(samples, sample_rate, t_ms)?;
+            if let Some(fed) = self.fed.as_mut() {
+                fed.audio(t_ms, sample_rate, samples);
+            }
             self.hear();
         }
         Ok(())
@@ -780,6 +809,10 @@ impl Session {
     pub fn push_audio_i16(&mut self, samples: &[i16], sample_rate: u32, t_ms: i64) -> Result<()> {
         if let Some((buffer, _)) = self.audio.as_mut() {
             buffer.push_i16(samples, sample_rate, t_ms)?;
+            if let Some(fed) = self.fed.as_mut() {
+                let f: Vec<f32> = samples.iter().map(|&s| s as f32 / 32768.0).collect();
+                fed.audio(t_ms, sample_rate, &f);
+            }
             self.hear();
         }
         Ok(())
@@ -800,6 +833,9 @@ impl Session {
     /// Processes one camera frame taken at `t_ms` (caller's clock; must increase).
     pub fn push_frame(&mut self, frame: &FrameRef, t_ms: i64) -> Result<Feedback> {
         self.machine.check_time(t_ms)?;
+        if let Some(fed) = self.fed.as_mut() {
+            frame.digest_into(fed, t_ms);
+        }
         if self.machine.phase().is_done() {
             let obs = Observation {
                 t_ms,
@@ -868,11 +904,26 @@ impl Session {
             }
             None => Heard::default(),
         };
+        let key = self.machine.config.evidence.clone();
+        let plan = match self.machine.digits() {
+            Some(d) => format!("digits:{d}"),
+            None => {
+                let codes: Vec<&str> = self.machine.challenge().iter().map(|a| a.code()).collect();
+                format!("actions:{}", codes.join(","))
+            }
+        };
         let mut verdict = self.machine.finish_with_audio(&heard)?;
         verdict.best_frame = match self.best {
             Some(b) => Some(encode_best(b)?),
             None => None,
         };
+        if let (Some(key), Some(fed)) = (key, self.fed) {
+            let reasons: Vec<&str> = verdict.reasons.iter().map(|r| r.code()).collect();
+            let best = verdict.best_frame.as_ref().map(|b| b.jpeg.as_slice());
+            let record =
+                evidence::Evidence::new(&key.nonce, &plan, verdict.passed, &reasons, &fed, best);
+            verdict.evidence = Some(evidence::sign(&record, key.scheme, &key.secret)?);
+        }
         Ok(verdict)
     }
 

@@ -94,4 +94,7 @@ pub struct Verdict {
     pub duration_ms: i64,
     /// The best frame, if a face was ever well placed.
     pub best_frame: Option<BestFrame>,
+    /// The signed record of the attempt for the server, when the session was configured with
+    /// [`crate::SessionConfig::with_evidence`].
+    pub evidence: Option<crate::evidence::SignedEvidence>,
 }

@@ -115,3 +115,47 @@ fn time_going_backwards_is_a_typed_error() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn the_verdict_carries_signed_evidence_of_what_was_fed() {
+    use livecheck::evidence::{self, Scheme, VerifyKey};
+    let (Some(_), Some(frames)) = (
+        common::engine(),
+        common::frames("focus_blink/h264/mahie_test_1.mp4"),
+    ) else {
+        return;
+    };
+    let nonce = b"server nonce 0001";
+    let key = [42u8; 32];
+    let config = SessionConfig::action()
+        .with_actions(&[ActionKind::Blink])
+        .with_evidence(nonce, Scheme::Ed25519, &key);
+    let v = run(config.clone(), timeline(frames.clone(), 0));
+    let signed = v.evidence.clone().expect("evidence was asked for");
+    let public = VerifyKey::from_secret(Scheme::Ed25519, &key).unwrap();
+    let e = evidence::verify(&signed, &public, nonce).unwrap();
+    assert_eq!(e.plan, "actions:blink");
+    assert_eq!((e.passed, e.frames), (v.passed, v.frames as u64));
+    assert_eq!(e.reasons.len(), v.reasons.len());
+    assert_eq!(e.last_ms.unwrap() - e.first_ms.unwrap(), v.duration_ms);
+    assert!(e.best_frame_sha256.is_some() && e.audio_chunks == 0);
+    // The same clip gives the same record; a replay under another nonce does not verify.
+    let again = run(config, timeline(frames.clone(), 0));
+    assert_eq!(again.evidence.as_ref().unwrap().payload, signed.payload);
+    assert!(evidence::verify(&signed, &public, b"server nonce 0002").is_err());
+    // One pixel changed in one frame changes the frames' digest.
+    let mut altered = frames.clone();
+    altered[5].data[0] ^= 1;
+    let other = run(
+        SessionConfig::action()
+            .with_actions(&[ActionKind::Blink])
+            .with_evidence(nonce, Scheme::Ed25519, &key),
+        timeline(altered, 0),
+    );
+    let other = evidence::verify(other.evidence.as_ref().unwrap(), &public, nonce).unwrap();
+    assert_ne!(other.frames_sha256, e.frames_sha256);
+    // A short key is a typed error when the session starts.
+    let engine = common::engine().unwrap();
+    let bad = SessionConfig::action().with_evidence(nonce, Scheme::HmacSha256, &[1; 8]);
+    assert!(matches!(engine.session(bad), Err(Error::InvalidConfig(_))));
+}
