@@ -157,11 +157,11 @@ impl DigitModel {
     /// Log-probabilities per step of one window: `samples` (16 kHz, at most [`WINDOW`]) are
     /// zero-padded at the end; steps that start after the audio are dropped.
     pub fn log_probs(&self, samples: &[f32]) -> Result<Vec<[f32; CLASSES]>> {
-        self.head_log_probs(&self.encode(samples)?, samples.len().min(WINDOW))
+        self.head_log_probs(&self.encode(samples)?, samples.len())
     }
 
     /// The head's log-probabilities per step on one window's encoder output, for the first
-    /// `samples` samples of the window.
+    /// `samples` samples of the window (at most [`WINDOW`] count).
     fn head_log_probs(&self, encoded: &[f32], samples: usize) -> Result<Vec<[f32; CLASSES]>> {
         let out = self.head.run(&[encoded])?.remove(0);
         Ok(out
