@@ -107,6 +107,8 @@ pub struct Model {
     name: &'static str,
     plan: Arc<TypedRunnableModel>,
     input_shapes: Vec<Vec<usize>>,
+    /// Each output's values when the graph makes it a constant (independent of the inputs).
+    constants: Vec<Option<Vec<f32>>>,
 }
 
 impl Model {
@@ -168,12 +170,33 @@ impl Model {
                 });
             }
         }
+        let mut constants = Vec::with_capacity(model.outputs.len());
+        for &outlet in &model.outputs {
+            let fact = model.outlet_fact(outlet).map_err(bad)?;
+            constants.push(fact.konst.as_ref().and_then(|t| {
+                let t = t.cast_to::<f32>().ok()?;
+                Some(
+                    t.to_plain_array_view::<f32>()
+                        .ok()?
+                        .iter()
+                        .copied()
+                        .collect(),
+                )
+            }));
+        }
         let plan = model.into_runnable().map_err(bad)?;
         Ok(Model {
             name,
             plan,
             input_shapes: input_shapes.iter().map(|s| s.to_vec()).collect(),
+            constants,
         })
+    }
+
+    /// Output `i`'s values when the graph computes it from constants alone (read at load, no
+    /// run needed); `None` for outputs that depend on the inputs.
+    pub fn constant_output(&self, i: usize) -> Option<&[f32]> {
+        self.constants.get(i)?.as_deref()
     }
 
     /// Runs the model on one row-major buffer per input and returns each output flattened, in

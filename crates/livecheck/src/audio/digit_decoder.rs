@@ -147,8 +147,11 @@ impl DigitDecoder {
             &[&[ROWS, LEN], &[1, ENCODED_LEN / 512, 512]],
             &[ROWS * LEN * VOCAB, VOCAB],
         )?;
-        let out = model.run(&[&[END as f32; ROWS * LEN], &vec![0.0; ENCODED_LEN]])?;
-        let columns: std::collections::HashMap<u32, usize> = out[1]
+        let vocab = model.constant_output(1).ok_or_else(|| Error::BadModel {
+            name: "whisper_decoder",
+            reason: "output 1 (the vocabulary) is not a constant".into(),
+        })?;
+        let columns: std::collections::HashMap<u32, usize> = vocab
             .iter()
             .enumerate()
             .map(|(c, &id)| (id as u32, c))
