@@ -1338,9 +1338,9 @@ public struct Reading: Equatable, Hashable {
      */
     public var recognised: String
     /**
-     * How much better the audio supports the challenge than any competing reading, by the
-     * more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
-     * challenge wins.
+     * How much better the audio supports the challenge than any competing reading
+     * ([`crate::audio::DigitModel::margin`]: the head's, or the more convinced of the head and
+     * Whisper's decoder when the head alone falls short); positive when the challenge wins.
      */
     public var margin: Float
     /**
@@ -1379,9 +1379,9 @@ public struct Reading: Equatable, Hashable {
          * The digits heard ("" when none).
          */recognised: String, 
         /**
-         * How much better the audio supports the challenge than any competing reading, by the
-         * more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
-         * challenge wins.
+         * How much better the audio supports the challenge than any competing reading
+         * ([`crate::audio::DigitModel::margin`]: the head's, or the more convinced of the head and
+         * Whisper's decoder when the head alone falls short); positive when the challenge wins.
          */margin: Float, 
         /**
          * The language of the prompt.

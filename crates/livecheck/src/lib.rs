@@ -31,6 +31,7 @@ pub mod frame;
 pub mod models;
 pub mod quality;
 pub mod reading;
+pub mod reason;
 pub mod session;
 pub mod signals;
 pub mod sync;

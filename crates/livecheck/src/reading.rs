@@ -5,8 +5,8 @@
 
 use crate::audio::{DigitSegment, SpeechSegment, VadConfig};
 use crate::error::{Error, Result};
+use crate::reason::Reason;
 use crate::sync::{SyncConfig, SyncResult};
-use crate::verdict::Reason;
 
 /// The language the digits are read in. The recogniser is bilingual (零 and "zero" are one
 /// class), so the language does not change recognition: it is recorded in the verdict and
@@ -60,8 +60,9 @@ pub struct DigitsConfig {
     /// Least speech after the digits are shown, ms.
     pub min_speech_ms: i64,
     /// The challenge passes when the audio supports it better than every competing reading
-    /// by more than this: [`crate::audio::DigitModel::margin`] (natural log; the larger of the
-    /// head's and Whisper's decoder's margins) must exceed it. `0` (the default): the challenge must be the most likely reading; a higher
+    /// by more than this: [`crate::audio::DigitModel::margin`] (natural log; the head's margin,
+    /// or the larger of it and Whisper's decoder's when the head's does not exceed this) must
+    /// exceed it. `0` (the default): the challenge must be the most likely reading; a higher
     /// value trades true accepts for fewer false ones.
     pub min_margin: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
@@ -130,9 +131,9 @@ pub struct Reading {
     pub challenge: String,
     /// The digits heard ("" when none).
     pub recognised: String,
-    /// How much better the audio supports the challenge than any competing reading, by the
-    /// more convinced of the two verifiers (see [`DigitsConfig::min_margin`]); positive when the
-    /// challenge wins.
+    /// How much better the audio supports the challenge than any competing reading
+    /// ([`crate::audio::DigitModel::margin`]: the head's, or the more convinced of the head and
+    /// Whisper's decoder when the head alone falls short); positive when the challenge wins.
     pub margin: f32,
     /// The language of the prompt.
     pub language: Language,

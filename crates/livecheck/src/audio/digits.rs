@@ -127,16 +127,26 @@ impl DigitModel {
         Ok(self.encoder.run(&[&mel])?.remove(0))
     }
 
-    /// How well `heard` supports `challenge`: the larger of the head's margin
-    /// ([`Recognition::margin`]) and Whisper's decoder's on any window
-    /// ([`DigitDecoder::margin`]), both natural-log ratios against the best competing reading,
-    /// positive when the challenge beats them. The check accepts above
-    /// [`crate::reading::DigitsConfig::min_margin`]. `language` picks the decoder's prompt and
+    /// How well `heard` supports `challenge`, as the check decides it: the head's margin
+    /// ([`Recognition::margin`]) when it exceeds `accept_at`, otherwise the larger of it and
+    /// Whisper's decoder's margin on any window ([`Self::decoder_margin`], run only then: most
+    /// genuine readings skip the decoder's ~140 ms). Both are natural-log ratios against the best
+    /// competing reading, positive when the challenge beats them, so the result exceeds
+    /// `accept_at` exactly when either verifier's does (the check passes
+    /// [`crate::reading::DigitsConfig::min_margin`]). `language` picks the decoder's prompt and
     /// ways of writing digits.
-    pub fn margin(&self, heard: &Recognition, challenge: &str, language: Language) -> Result<f32> {
-        Ok(heard
-            .margin(challenge)
-            .max(self.decoder_margin(heard, challenge, language)?))
+    pub fn margin(
+        &self,
+        heard: &Recognition,
+        challenge: &str,
+        language: Language,
+        accept_at: f32,
+    ) -> Result<f32> {
+        let head = heard.margin(challenge);
+        if head > accept_at {
+            return Ok(head);
+        }
+        Ok(head.max(self.decoder_margin(heard, challenge, language)?))
     }
 
     /// Whisper's decoder's margin for `challenge` ([`DigitDecoder::margin`]): the best over
