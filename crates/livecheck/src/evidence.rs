@@ -5,10 +5,13 @@
 //! session; the device signs a record of the attempt ([`Evidence`]) bound to that nonce; the
 //! server verifies the signature and the nonce ([`verify`]) before it believes the verdict.
 //!
-//! **Format** (`livecheck-evidence/1`). The payload is canonical JSON: one object, keys sorted
-//! by their UTF-8 bytes, no whitespace, only strings, integers, booleans, `null`, arrays and
-//! objects (no floats: confidences are thousandths), strings escaped as JSON requires and
-//! nothing more (non-ASCII characters are written as UTF-8). The signature covers exactly the
+//! **Format** (`livecheck-evidence/1`). The payload is canonical JSON: one object, keys of
+//! every object sorted by their UTF-8 bytes, no whitespace, only strings, integers, booleans,
+//! `null`, arrays and objects (no floats: confidences and margins are thousandths, `*_milli`),
+//! strings escaped as JSON requires and nothing more (non-ASCII characters are written as
+//! UTF-8); every field is always present (`null` when empty). Fields: see [`Evidence`],
+//! [`ActionRecord`], [`ReadingRecord`], [`DigitRecord`]; `examples/server/verify_evidence.py`
+//! checks the format without this library. The signature covers exactly the
 //! payload's UTF-8 bytes, so a verifier checks the bytes it received and parses them only
 //! afterwards; the canonical form makes the payload reproducible from its fields. Schemes
 //! ([`Scheme`]): Ed25519 (RFC 8032; the 32-byte key is the secret seed, the server holds the
@@ -21,7 +24,18 @@
 //! let key = [7u8; 32]; // issued by the server for this session
 //! let mut fed = FeedDigest::default();
 //! fed.frame(0, 640, 480, "rgb8", &[0u8; 16]);
-//! let record = Evidence::new(b"server-nonce", "actions:blink,nod", true, &[], &fed, None);
+//! let verdict = livecheck::Verdict {
+//!     passed: false,
+//!     reasons: vec![livecheck::Reason::NotAligned],
+//!     actions: vec![],
+//!     reading: None,
+//!     frames: 1,
+//!     duration_ms: 0,
+//!     best_frame: None,
+//!     evidence: None,
+//! };
+//! let models = [("face_landmark.onnx".to_string(), "ab12…".to_string())].into();
+//! let record = Evidence::new(b"server-nonce", "actions:blink,nod", &verdict, &fed, &models);
 //! let signed = evidence::sign(&record, Scheme::Ed25519, &key)?;
 //! let public = VerifyKey::from_secret(Scheme::Ed25519, &key)?;
 //! let checked = evidence::verify(&signed, &public, b"server-nonce")?;
@@ -29,10 +43,13 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use ed25519_dalek::{Signer as _, Verifier as _};
 use hmac::Mac as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
@@ -112,159 +129,234 @@ impl FeedDigest {
     }
 }
 
-/// The record of one attempt that gets signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The record of one attempt that gets signed (the payload's fields, in byte order).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Evidence {
-    /// [`FORMAT`].
-    pub format: String,
-    /// This library's name and version (`livecheck/0.1.0`).
-    pub library: String,
-    /// The server's nonce, lowercase hex.
-    pub nonce: String,
-    /// What was asked: `actions:blink,nod` or `digits:4829`.
-    pub plan: String,
-    /// Whether the attempt passed.
-    pub passed: bool,
-    /// Failure reason codes, in the verdict's order.
-    pub reasons: Vec<String>,
-    /// Frames fed.
-    pub frames: u64,
-    /// Timestamp of the first and last frame fed, ms (`None` without frames).
-    pub first_ms: Option<i64>,
-    /// Timestamp of the last frame fed, ms.
-    pub last_ms: Option<i64>,
-    /// SHA-256 of every frame fed ([`FeedDigest::frame`]), lowercase hex.
-    pub frames_sha256: String,
+    /// Per requested action, in the order asked (empty in the digits challenge).
+    pub actions: Vec<ActionRecord>,
     /// Audio chunks fed.
     pub audio_chunks: u64,
     /// SHA-256 of every audio chunk fed ([`FeedDigest::audio`]), lowercase hex.
     pub audio_sha256: String,
     /// SHA-256 of the best frame's JPEG as the verdict carries it, lowercase hex.
     pub best_frame_sha256: Option<String>,
+    /// Timestamp of the first frame fed, ms (`None` without frames).
+    pub first_ms: Option<i64>,
+    /// [`FORMAT`].
+    pub format: String,
+    /// Frames fed.
+    pub frames: u64,
+    /// SHA-256 of every frame fed ([`FeedDigest::frame`]), lowercase hex.
+    pub frames_sha256: String,
+    /// Timestamp of the last frame fed, ms.
+    pub last_ms: Option<i64>,
+    /// This library's name and version (`livecheck/0.1.0`).
+    pub library: String,
+    /// Every model the engine loaded: file name (`face_landmark.onnx`, …) → SHA-256 of the
+    /// bytes it was given, lowercase hex ([`crate::Engine::model_sha256`]).
+    pub models: BTreeMap<String, String>,
+    /// The server's nonce, lowercase hex.
+    pub nonce: String,
+    /// Whether the attempt passed.
+    pub passed: bool,
+    /// What was asked: `actions:blink,nod` or `digits:4829`.
+    pub plan: String,
+    /// The digits challenge's findings (`None` in the action challenge, or when the attempt
+    /// never got to the digits).
+    pub reading: Option<ReadingRecord>,
+    /// Failure reason codes, in the verdict's order.
+    pub reasons: Vec<String>,
+}
+
+/// One requested action in the evidence ([`crate::ActionResult`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionRecord {
+    /// Its code (`blink`, `nod`, …).
+    pub action: String,
+    /// When it was asked, ms.
+    pub asked_ms: Option<i64>,
+    /// How clearly its event was seen, thousandths (`None`: not seen).
+    pub confidence_milli: Option<i64>,
+    /// When the event was complete, ms.
+    pub end_ms: Option<i64>,
+    /// Whether it was seen in time.
+    pub passed: bool,
+    /// When the event started, ms.
+    pub start_ms: Option<i64>,
+}
+
+/// The digits challenge in the evidence ([`crate::Reading`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadingRecord {
+    /// The digits asked for.
+    pub challenge: String,
+    /// Each digit heard inside the speech, in order.
+    pub digits: Vec<DigitRecord>,
+    /// Share of the speech with the face in view, thousandths.
+    pub face_coverage_milli: i64,
+    /// Whether the lips moved in step with the voice.
+    pub in_sync: bool,
+    /// The prompt's language code (`zh`, `en`, `auto`).
+    pub language: String,
+    /// The verifiers' margin for the challenge, thousandths of a natural-log ratio (clamped to
+    /// ±10⁹).
+    pub margin_milli: i64,
+    /// Spread of the mouth opening inside speech, thousandths.
+    pub mouth_motion_milli: i64,
+    /// The digits heard ("" when none).
+    pub recognised: String,
+    /// Lip/audio correlation at the best lag, thousandths.
+    pub sync_confidence_milli: i64,
+    /// The best lag, ms (positive: sound after the mouth movement).
+    pub sync_offset_ms: i64,
+}
+
+/// One recognised digit in the evidence ([`crate::audio::DigitSegment`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitRecord {
+    /// Highest posterior over its steps, thousandths.
+    pub confidence_milli: i64,
+    /// The digit, 0..=9.
+    pub digit: u8,
+    /// End, ms.
+    pub end_ms: i64,
+    /// Start, ms.
+    pub start_ms: i64,
+}
+
+/// `x` in thousandths, rounded, clamped to ±10⁹ (NaN: 0).
+fn milli(x: f32) -> i64 {
+    (f64::from(x).clamp(-1e6, 1e6) * 1000.0).round() as i64
 }
 
 impl Evidence {
-    /// The record of an attempt for `nonce` with `plan`, its outcome, what it was fed and the
-    /// best frame it returns (JPEG bytes).
+    /// The record of an attempt for `nonce` with `plan`: the `verdict` (outcome, reasons, each
+    /// action's event, the reading, the best frame's JPEG digest), what it was fed, and the
+    /// models that judged it (file name → SHA-256 hex, [`crate::Engine::model_sha256`]).
     pub fn new(
         nonce: &[u8],
         plan: &str,
-        passed: bool,
-        reasons: &[&str],
+        verdict: &crate::Verdict,
         fed: &FeedDigest,
-        best_frame: Option<&[u8]>,
+        models: &BTreeMap<String, String>,
     ) -> Self {
         Evidence {
-            format: FORMAT.into(),
-            library: concat!("livecheck/", env!("CARGO_PKG_VERSION")).into(),
-            nonce: hex(nonce),
-            plan: plan.into(),
-            passed,
-            reasons: reasons.iter().map(|r| r.to_string()).collect(),
-            frames: fed.frame_count,
-            first_ms: fed.first_ms,
-            last_ms: fed.last_ms,
-            frames_sha256: hex(&fed.frames.clone().finalize()),
+            actions: verdict
+                .actions
+                .iter()
+                .map(|a| ActionRecord {
+                    action: a.kind.code().into(),
+                    asked_ms: a.asked_ms,
+                    confidence_milli: a.event.map(|e| milli(e.confidence)),
+                    end_ms: a.event.map(|e| e.end_ms),
+                    passed: a.passed,
+                    start_ms: a.event.map(|e| e.start_ms),
+                })
+                .collect(),
             audio_chunks: fed.chunk_count,
             audio_sha256: hex(&fed.audio.clone().finalize()),
-            best_frame_sha256: best_frame.map(|j| hex(&Sha256::digest(j))),
+            best_frame_sha256: verdict
+                .best_frame
+                .as_ref()
+                .map(|b| hex(&Sha256::digest(&b.jpeg))),
+            first_ms: fed.first_ms,
+            format: FORMAT.into(),
+            frames: fed.frame_count,
+            frames_sha256: hex(&fed.frames.clone().finalize()),
+            last_ms: fed.last_ms,
+            library: concat!("livecheck/", env!("CARGO_PKG_VERSION")).into(),
+            models: models.clone(),
+            nonce: hex(nonce),
+            passed: verdict.passed,
+            plan: plan.into(),
+            reading: verdict.reading.as_ref().map(|r| ReadingRecord {
+                challenge: r.challenge.clone(),
+                digits: r
+                    .digits
+                    .iter()
+                    .map(|d| DigitRecord {
+                        confidence_milli: milli(d.confidence),
+                        digit: d.digit,
+                        end_ms: d.end_ms,
+                        start_ms: d.start_ms,
+                    })
+                    .collect(),
+                face_coverage_milli: milli(r.face_coverage),
+                in_sync: r.sync.in_sync,
+                language: r.language.code().into(),
+                margin_milli: milli(r.margin),
+                mouth_motion_milli: milli(r.mouth_motion),
+                recognised: r.recognised.clone(),
+                sync_confidence_milli: milli(r.sync.confidence),
+                sync_offset_ms: r.sync.offset_ms.into(),
+            }),
+            reasons: verdict.reasons.iter().map(|r| r.code().into()).collect(),
         }
     }
 
     /// The canonical JSON payload (see the module's format).
     pub fn to_json(&self) -> String {
-        let opt = |v: Option<i64>| v.map_or("null".to_string(), |v| v.to_string());
-        let best = self
-            .best_frame_sha256
-            .as_deref()
-            .map_or("null".to_string(), json_string);
-        let reasons: Vec<String> = self.reasons.iter().map(|r| json_string(r)).collect();
-        // Keys in byte order.
-        format!(
-            "{{\"audio_chunks\":{},\"audio_sha256\":{},\"best_frame_sha256\":{},\"first_ms\":{},\"format\":{},\"frames\":{},\"frames_sha256\":{},\"last_ms\":{},\"library\":{},\"nonce\":{},\"passed\":{},\"plan\":{},\"reasons\":[{}]}}",
-            self.audio_chunks,
-            json_string(&self.audio_sha256),
-            best,
-            opt(self.first_ms),
-            json_string(&self.format),
-            self.frames,
-            json_string(&self.frames_sha256),
-            opt(self.last_ms),
-            json_string(&self.library),
-            json_string(&self.nonce),
-            self.passed,
-            json_string(&self.plan),
-            reasons.join(","),
-        )
+        // Serialising plain strings, integers, booleans, options, vectors and string-keyed maps
+        // cannot fail.
+        let value = serde_json::to_value(self).unwrap_or(Value::Null);
+        let mut out = String::new();
+        write_canonical(&value, &mut out);
+        out
     }
 
     /// Parses a payload and checks that it is exactly the canonical form of its fields.
     pub fn from_json(payload: &str) -> Result<Self> {
-        let bad = |why: &str| Error::BadEvidence(why.to_string());
-        let v: serde_json::Value =
-            serde_json::from_str(payload).map_err(|e| bad(&format!("not JSON: {e}")))?;
-        let o = v.as_object().ok_or_else(|| bad("not a JSON object"))?;
-        let s = |k: &str| {
-            o.get(k)
-                .and_then(|v| v.as_str())
-                .map(str::to_string)
-                .ok_or_else(|| bad(&format!("`{k}` missing or not a string")))
-        };
-        let u = |k: &str| {
-            o.get(k)
-                .and_then(|v| v.as_u64())
-                .ok_or_else(|| bad(&format!("`{k}` missing or not an integer")))
-        };
-        let t = |k: &str| match o.get(k) {
-            Some(serde_json::Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| bad(&format!("`{k}` not an integer"))),
-            None => Err(bad(&format!("`{k}` missing"))),
-        };
-        let reasons = o
-            .get("reasons")
-            .and_then(|v| v.as_array())
-            .ok_or_else(|| bad("`reasons` missing or not an array"))?
-            .iter()
-            .map(|r| {
-                r.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| bad("a reason is not a string"))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let e = Evidence {
-            format: s("format")?,
-            library: s("library")?,
-            nonce: s("nonce")?,
-            plan: s("plan")?,
-            passed: o
-                .get("passed")
-                .and_then(|v| v.as_bool())
-                .ok_or_else(|| bad("`passed` missing or not a boolean"))?,
-            reasons,
-            frames: u("frames")?,
-            first_ms: t("first_ms")?,
-            last_ms: t("last_ms")?,
-            frames_sha256: s("frames_sha256")?,
-            audio_chunks: u("audio_chunks")?,
-            audio_sha256: s("audio_sha256")?,
-            best_frame_sha256: match o.get("best_frame_sha256") {
-                Some(serde_json::Value::Null) => None,
-                Some(serde_json::Value::String(h)) => Some(h.clone()),
-                _ => return Err(bad("`best_frame_sha256` missing or not a string")),
-            },
-        };
+        let bad = |why: String| Error::BadEvidence(why);
+        let e: Evidence = serde_json::from_str(payload)
+            .map_err(|e| bad(format!("not a livecheck evidence record: {e}")))?;
         if e.format != FORMAT {
-            return Err(bad(&format!("format {:?}, expected {FORMAT:?}", e.format)));
+            return Err(bad(format!("format {:?}, expected {FORMAT:?}", e.format)));
         }
         if e.to_json() != payload {
             return Err(bad(
-                "payload is not in canonical form (fields added, reordered or re-spaced)",
+                "payload is not in canonical form (fields missing, reordered or re-spaced)".into(),
             ));
         }
         Ok(e)
+    }
+}
+
+/// `v` as canonical JSON: object keys in byte order, no whitespace, strings as [`json_string`].
+/// Only integers occur in records (floats would be written as serde_json writes them).
+fn write_canonical(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => out.push_str(&json_string(s)),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&json_string(k));
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -484,6 +576,54 @@ fn json_string(s: &str) -> String {
 mod tests {
     use super::*;
 
+    fn verdict() -> crate::Verdict {
+        use crate::audio::DigitSegment;
+        crate::Verdict {
+            passed: false,
+            reasons: vec![crate::Reason::WrongDigits],
+            actions: vec![],
+            reading: Some(crate::Reading {
+                challenge: "4829".into(),
+                recognised: "4820".into(),
+                margin: -1.2345,
+                language: crate::Language::Mandarin,
+                digits: vec![DigitSegment {
+                    digit: 4,
+                    start_ms: 1_200,
+                    end_ms: 1_400,
+                    confidence: 0.9876,
+                }],
+                speech: vec![],
+                mouth_motion: 0.25,
+                face_coverage: 1.0,
+                sync: crate::SyncResult {
+                    offset_ms: 40,
+                    confidence: 0.5,
+                    in_sync: true,
+                    prominence: 3.0,
+                    frames: 30,
+                    speech_ms: 1_500,
+                },
+            }),
+            frames: 2,
+            duration_ms: 33,
+            best_frame: Some(crate::BestFrame {
+                t_ms: 1_000,
+                width: 1,
+                height: 1,
+                jpeg: b"jpeg".to_vec(),
+                score: 0.5,
+            }),
+            evidence: None,
+        }
+    }
+
+    fn models() -> BTreeMap<String, String> {
+        [("face_landmark.onnx", "00ff"), ("digits.onnx", "ab")]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into()
+    }
+
     fn record() -> Evidence {
         let mut fed = FeedDigest::default();
         fed.frame(1_000, 4, 2, "rgb8", &[1, 2, 3]);
@@ -492,10 +632,9 @@ mod tests {
         Evidence::new(
             b"\x01\xfe nonce",
             "digits:4829",
-            false,
-            &["wrong_digits"],
+            &verdict(),
             &fed,
-            Some(b"jpeg"),
+            &models(),
         )
     }
 
@@ -503,17 +642,20 @@ mod tests {
     fn the_payload_is_canonical_json_that_parses_back() {
         let e = record();
         let json = e.to_json();
-        // serde_json agrees it is JSON, and its sorted-key compact form is the same bytes.
+        // Every object's keys in byte order, no whitespace, and serde_json reads it back.
+        fn sorted(v: &serde_json::Value) -> bool {
+            match v {
+                serde_json::Value::Object(m) => {
+                    let keys: Vec<&String> = m.keys().collect();
+                    keys.windows(2).all(|w| w[0] < w[1]) && m.values().all(sorted)
+                }
+                serde_json::Value::Array(a) => a.iter().all(sorted),
+                _ => true,
+            }
+        }
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-        let mut keys: Vec<&String> = v.as_object().unwrap().keys().collect();
-        let sorted = {
-            let mut k = keys.clone();
-            k.sort();
-            k
-        };
-        assert_eq!(keys, sorted, "keys in byte order");
-        keys.dedup();
-        assert_eq!(keys.len(), 13);
+        assert!(sorted(&v), "{json}");
+        assert_eq!(v.as_object().unwrap().len(), 16);
         assert!(!json.contains(' ') && !json.contains('\n'), "{json}");
         assert_eq!(Evidence::from_json(&json).unwrap(), e);
         assert_eq!(
@@ -521,11 +663,31 @@ mod tests {
             (2, Some(1_000), Some(1_033), 1)
         );
         assert_eq!(e.nonce, "01fe206e6f6e6365");
-        // Re-spaced, reordered or extended payloads are refused.
+        assert_eq!(e.reasons, ["wrong_digits"]);
+        assert_eq!(e.models, models());
+        // The reading in integers: thousandths, rounded.
+        assert!(json.contains(
+            r#""reading":{"challenge":"4829","digits":[{"confidence_milli":988,"digit":4,"end_ms":1400,"start_ms":1200}],"face_coverage_milli":1000,"in_sync":true,"language":"zh","margin_milli":-1235,"mouth_motion_milli":250,"recognised":"4820","sync_confidence_milli":500,"sync_offset_ms":40}"#
+        ), "{json}");
+        assert!(json.contains(r#""models":{"digits.onnx":"ab","face_landmark.onnx":"00ff"}"#));
+        // Re-spaced, reordered, extended, shortened or float-bearing payloads are refused.
         let spaced = json.replacen(':', ": ", 1);
         assert!(Evidence::from_json(&spaced).is_err());
         let extra = json.replacen('{', "{\"a\":1,", 1);
         assert!(Evidence::from_json(&extra).is_err());
+        let with_none = {
+            let mut e = record();
+            e.best_frame_sha256 = None;
+            e.to_json()
+        };
+        assert!(Evidence::from_json(&with_none).is_ok());
+        assert!(
+            Evidence::from_json(&with_none.replace(r#""best_frame_sha256":null,"#, "")).is_err()
+        );
+        let float = json.replace(r#""sync_offset_ms":40"#, r#""sync_offset_ms":40.0"#);
+        assert!(Evidence::from_json(&float).is_err());
+        let nested = json.replace(r#""digit":4,"end_ms""#, r#""end_ms":1400,"digit":4,"x""#);
+        assert!(Evidence::from_json(&nested).is_err());
     }
 
     #[test]
@@ -545,7 +707,7 @@ mod tests {
         let digest = |t: i64, b: u8| {
             let mut f = FeedDigest::default();
             f.frame(t, 4, 2, "rgb8", &[b, 0, 0]);
-            Evidence::new(b"n", "p", true, &[], &f, None).frames_sha256
+            Evidence::new(b"n", "p", &verdict(), &f, &models()).frames_sha256
         };
         assert_ne!(digest(0, 0), digest(1, 0));
         assert_ne!(digest(0, 0), digest(0, 1));
@@ -565,6 +727,7 @@ mod tests {
             // Any changed field, truncation, another key, scheme or nonce: rejected.
             let mut t = signed.clone();
             t.payload = t.payload.replace("\"passed\":false", "\"passed\":true");
+            assert_ne!(t.payload, signed.payload);
             assert!(
                 verify(&t, &vk, nonce).is_err(),
                 "{scheme:?}: passed flipped"

@@ -58,12 +58,15 @@ pub struct Engine {
     vision: vision::VisionModels,
     vad: Option<audio::VadModel>,
     digits: Option<audio::DigitModel>,
+    model_sha256: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Engine {
-    /// Loads and checks every model in `models`.
+    /// Loads and checks every model in `models` (and takes each one's SHA-256 for the
+    /// evidence: [`Engine::model_sha256`]).
     pub fn load(models: &ModelSet) -> Result<Self> {
         Ok(Engine {
+            model_sha256: std::sync::Arc::new(models.sha256()),
             vision: vision::VisionModels::load(models)?,
             vad: models
                 .vad
@@ -91,6 +94,12 @@ impl Engine {
     /// The spoken-digit model, when the [`ModelSet`] had one.
     pub fn digits(&self) -> Option<&audio::DigitModel> {
         self.digits.as_ref()
+    }
+
+    /// Each model loaded: file name ([`models::files`]) → SHA-256 of its bytes, lowercase hex.
+    /// Signed into every evidence record, so a server knows which models judged the attempt.
+    pub fn model_sha256(&self) -> &std::collections::BTreeMap<String, String> {
+        &self.model_sha256
     }
 
     /// A new per-attempt frame analyser.

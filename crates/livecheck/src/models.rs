@@ -57,6 +57,33 @@ impl std::fmt::Debug for ModelSet {
 }
 
 impl ModelSet {
+    /// Each model present: file name ([`files`]) → SHA-256 of its bytes, lowercase hex.
+    pub fn sha256(&self) -> std::collections::BTreeMap<String, String> {
+        use sha2::{Digest as _, Sha256};
+        let mut named: Vec<(&str, &[u8])> = vec![
+            (files::DETECTOR, &self.detector),
+            (files::MESH, &self.mesh),
+            (files::IRIS, &self.iris),
+        ];
+        if let Some(vad) = &self.vad {
+            named.push((files::VAD, vad));
+        }
+        if let Some(d) = &self.digits {
+            named.push((files::WHISPER_ENCODER, &d.encoder));
+            named.push((files::DIGITS, &d.head));
+            named.push((files::WHISPER_DECODER, &d.decoder));
+        }
+        named
+            .into_iter()
+            .map(|(name, bytes)| {
+                (
+                    name.to_string(),
+                    crate::evidence::hex(&Sha256::digest(bytes)),
+                )
+            })
+            .collect()
+    }
+
     /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists,
     /// the digit recogniser's three files only if the head (`digits.onnx`) exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {

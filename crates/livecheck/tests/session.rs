@@ -139,6 +139,17 @@ fn the_verdict_carries_signed_evidence_of_what_was_fed() {
     assert_eq!(e.reasons.len(), v.reasons.len());
     assert_eq!(e.last_ms.unwrap() - e.first_ms.unwrap(), v.duration_ms);
     assert!(e.best_frame_sha256.is_some() && e.audio_chunks == 0);
+    // Each action's event and the models that judged it are in the record.
+    let event = v.actions[0].event.expect("the blink was seen");
+    let a = &e.actions[0];
+    assert_eq!((a.action.as_str(), a.passed), ("blink", true));
+    assert_eq!(
+        (a.start_ms, a.end_ms),
+        (Some(event.start_ms), Some(event.end_ms))
+    );
+    assert_eq!(a.asked_ms, v.actions[0].asked_ms);
+    assert_eq!(e.models, *common::engine().unwrap().model_sha256());
+    assert!(e.models.contains_key(livecheck::models::files::MESH) && e.reading.is_none());
     // The same clip gives the same record; a replay under another nonce does not verify.
     let again = run(config, timeline(frames.clone(), 0));
     assert_eq!(again.evidence.as_ref().unwrap().payload, signed.payload);

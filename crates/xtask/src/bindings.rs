@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::python::Venv;
 use crate::tasks::{cargo_in as cargo, run};
 use crate::util::{Error, IoContext, Result};
 
@@ -236,12 +237,23 @@ fn test_env(cmd: &mut Command, root: &Path) {
         .env("RUST_BACKTRACE", "0");
 }
 
-/// The Python suite (`bindings/python/test_livecheck.py`, unittest) on the generated module.
+/// What the Python suites need beyond the standard library: `cryptography` for the stand-alone
+/// evidence verifier's Ed25519 (with its dependencies; wheels only, pinned).
+const PYTHON_TEST_PINS: [&str; 3] = ["cryptography==46.0.3", "cffi==2.0.0", "pycparser==2.23"];
+
+/// The Python suites on the generated module, in a private venv (`target/python-test-venv`):
+/// the binding's (`bindings/python/test_livecheck.py`) and the stand-alone server verifier's
+/// (`examples/server/test_verify_evidence.py`), unittest.
 fn python_test(root: &Path) -> Result<()> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let mut cmd = Command::new(python);
-    cmd.current_dir(root)
-        .args(["-m", "unittest", "-v", "bindings/python/test_livecheck.py"]);
+    let venv = Venv::ensure(&root.join("target/python-test-venv"), &PYTHON_TEST_PINS)?;
+    let mut cmd = Command::new(venv.python());
+    cmd.current_dir(root).args([
+        "-m",
+        "unittest",
+        "-v",
+        "bindings/python/test_livecheck.py",
+        "examples/server/test_verify_evidence.py",
+    ]);
     test_env(&mut cmd, root);
     run(&mut cmd)
 }

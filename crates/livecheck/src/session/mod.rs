@@ -58,6 +58,8 @@ pub struct Session {
     audio: Option<(AudioBuffer, DigitModel)>,
     /// Digests of what was fed, when the evidence is to be signed.
     fed: Option<FeedDigest>,
+    /// The engine's models and their SHA-256, for the evidence.
+    models: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for Session {
@@ -94,6 +96,7 @@ impl Engine {
             best: None,
             audio,
             fed,
+            models: self.model_sha256.clone(),
         })
     }
 }
@@ -236,10 +239,7 @@ impl Session {
             None => None,
         };
         if let (Some(key), Some(fed)) = (key, self.fed) {
-            let reasons: Vec<&str> = verdict.reasons.iter().map(|r| r.code()).collect();
-            let best = verdict.best_frame.as_ref().map(|b| b.jpeg.as_slice());
-            let record =
-                evidence::Evidence::new(&key.nonce, &plan, verdict.passed, &reasons, &fed, best);
+            let record = evidence::Evidence::new(&key.nonce, &plan, &verdict, &fed, &self.models);
             verdict.evidence = Some(evidence::sign(&record, key.scheme, &key.secret)?);
         }
         Ok(verdict)
