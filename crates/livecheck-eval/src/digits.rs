@@ -41,6 +41,7 @@ const GRID: [(&str, &str); 6] = [
 ];
 /// Voices the shipped head was trained without (GPL-licensed recordings, see
 /// `models/whisper_digits/train.py::GPL_VOICES`): unseen by it.
+/// The evaluation-only voices are unseen too ([`Voice::held_out`]).
 const SHIPPED_HEAD_UNSEEN: [&str; 5] = [
     "gcompris_en_julia",
     "gcompris_en_susan",
@@ -272,11 +273,18 @@ struct Voice {
     lang: &'static str,
     /// Challenges read per evaluation (as `data.py`: more for voices with many takes).
     trials: usize,
+    /// Seed of its challenges: from its place in the whole catalogue, so a `--speakers` run
+    /// reads the same challenges as the full one.
+    seed: u64,
+    /// An evaluation-only voice (`models/whisper_digits/held_out_voices.py`): in no fold and no
+    /// training set, so every head, the shipped one included, hears it unseen.
+    held_out: bool,
     takes: Vec<Vec<PathBuf>>,
 }
 
-/// Every real voice found under `data` and `debian` (the Debian voices' folder), in a fixed order.
-fn voices(data: &Path, debian: &Path) -> Vec<Voice> {
+/// Every real voice found under `data`, `debian` (the Debian voices' folder) and `held_out`
+/// (the evaluation-only voices' folder), in a fixed order.
+fn voices(data: &Path, debian: &Path, held_out: &Path) -> Vec<Voice> {
     let mut out: Vec<Voice> = Vec::new();
     let mut add = |id: String, lang: &'static str, trials: usize, digit: usize, path: PathBuf| {
         if !path.exists() {
@@ -287,6 +295,8 @@ fn voices(data: &Path, debian: &Path) -> Vec<Voice> {
                 id: id.clone(),
                 lang,
                 trials,
+                seed: 9_000 + out.len() as u64,
+                held_out: path.starts_with(held_out),
                 takes: vec![Vec::new(); 10],
             });
         }
@@ -360,6 +370,18 @@ fn voices(data: &Path, debian: &Path) -> Vec<Voice> {
         for dir in ["gcompris_zh_fengjie", "gcompris_zh_fengjie_2010"] {
             let p = data.join(format!("speech_extra/wav16k/{dir}/{d}.wav"));
             add("gcompris_zh_fengjie".into(), "cmn", 100, d, p);
+        }
+    }
+    // Evaluation only: readings of 1 as 幺 and 2 as 两 are takes of 1 and 2.
+    for id in ["tuxpaint_zh_tw", "yanyu_zh"] {
+        for (d, alt) in (0..10).map(|d| (d, "")).chain([(1, "_yao"), (2, "_liang")]) {
+            add(
+                id.into(),
+                "cmn",
+                100,
+                d,
+                held_out.join(format!("{id}/{d}{alt}.wav")),
+            );
         }
     }
     out
@@ -436,7 +458,7 @@ fn run_voices(
                 let rec = &rec;
                 s.spawn(move || {
                     half.iter()
-                        .map(|&i| Ok((i, voice_trials(rec, &all[i], 9_000 + i as u64)?)))
+                        .map(|&i| Ok((i, voice_trials(rec, &all[i], all[i].seed)?)))
                         .collect()
                 })
             })
@@ -640,11 +662,26 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let mut report = serde_json::Map::new();
 
     if opts.wants("voices") {
-        let all = voices(&opts.data, &opts.voices);
+        let held_out_dir = work.join("work/heldout");
+        let mut all = voices(&opts.data, &opts.voices, &held_out_dir);
+        if let Some(keep) = &opts.speakers {
+            all.retain(|v| keep.contains(&v.id));
+            if all.is_empty() {
+                return Err(format!("none of the voices {keep:?} found"));
+            }
+        }
         if !opts.voices.join("allison/digits/9.wav").exists() {
             let why = format!(
                 "the Debian voices (allison, dawson) are missing from {}: `models/whisper_digits/run.sh` provisions them",
                 opts.voices.display()
+            );
+            println!("NOTE: {why}");
+            table.push(format!("NOTE: {why}"));
+        }
+        if !held_out_dir.join("manifest.json").exists() {
+            let why = format!(
+                "the evaluation-only Mandarin voices (tuxpaint_zh_tw, yanyu_zh) are missing from {}: `models/whisper_digits/held_out_voices.py` provisions them",
+                held_out_dir.display()
             );
             println!("NOTE: {why}");
             table.push(format!("NOTE: {why}"));
@@ -659,12 +696,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 eprintln!("fold {k}: {} voices held out", held.len());
                 results.extend(run_voices(&rec, head, &all, &|v| held.contains(&v.id))?);
             }
+            results.extend(run_voices(&rec, &shipped_path, &all, &|v| v.held_out)?);
             results.sort_by_key(|(i, _)| *i);
             let v = voice_table(
-                "**Leave-speakers-out** (each voice heard by the fold head trained without it):",
+                "**Leave-speakers-out** (each voice heard by the fold head trained without it; the evaluation-only voices, in no fold, by the shipped head):",
                 &all,
                 &results,
-                &|_| "",
+                &|v| if v.held_out { ", evaluation only" } else { "" },
                 &mut table,
             );
             report.insert("leave_speakers_out".into(), v);
@@ -679,7 +717,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
             "**Shipped head** (`models/digits.onnx`; trained on every voice except the GPL-licensed ones, marked unseen):",
             &all,
             &results,
-            &|v| if SHIPPED_HEAD_UNSEEN.contains(&v.id.as_str()) { ", unseen" } else { ", seen" },
+            &|v| {
+                if v.held_out || SHIPPED_HEAD_UNSEEN.contains(&v.id.as_str()) {
+                    ", unseen"
+                } else {
+                    ", seen"
+                }
+            },
             &mut table,
         );
         report.insert("shipped".into(), v);
@@ -747,19 +791,29 @@ mod tests {
         let Some((_, data, _)) = crate::media::test_inputs() else {
             return;
         };
-        let found = voices(&data, &root.join("models/whisper_digits/work/debian"));
-        // Every voice found is in a fold (the Debian ones only once provisioned).
+        let work = root.join("models/whisper_digits/work");
+        let found = voices(&data, &work.join("debian"), &work.join("heldout"));
+        // Every voice found is in a fold (the Debian ones only once provisioned), except the
+        // evaluation-only ones, which are in none.
         for v in &found {
-            assert!(all.contains(&&v.id), "{} is in no fold", v.id);
+            assert_eq!(all.contains(&&v.id), !v.held_out, "{}", v.id);
             assert!(v.takes.iter().any(|t| !t.is_empty()));
         }
         assert!(found.len() >= 31, "{} voices", found.len());
         let cmn: Vec<&str> = found
             .iter()
-            .filter(|v| v.lang == "cmn")
+            .filter(|v| v.lang == "cmn" && !v.held_out)
             .map(|v| v.id.as_str())
             .collect();
         assert_eq!(cmn, ["cmn_yuetan", "gcompris_zh_fengjie"]);
+        if work.join("heldout/manifest.json").exists() {
+            let held: Vec<(&str, usize)> = found
+                .iter()
+                .filter(|v| v.held_out)
+                .map(|v| (v.id.as_str(), v.takes.iter().map(Vec::len).sum()))
+                .collect();
+            assert_eq!(held, [("tuxpaint_zh_tw", 10), ("yanyu_zh", 12)]);
+        }
     }
 
     #[test]

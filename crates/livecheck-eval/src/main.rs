@@ -16,7 +16,8 @@ const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data D
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
-       digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync)";
+       digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync)
+                    [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)";
 
 /// Command-line options shared by the evaluations.
 pub struct Options {
@@ -37,6 +38,8 @@ pub struct Options {
     pub cache: Option<PathBuf>,
     /// Which copies of the blink clips to evaluate (`--variants original,fps8`; default all).
     pub variants: Option<String>,
+    /// Only these voices of the digits evaluation (`--speakers fsdd_nicolas,…`; default all).
+    pub speakers: Option<Vec<String>>,
 }
 
 impl Options {
@@ -80,6 +83,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         root: root.clone(),
         cache: None,
         variants: None,
+        speakers: None,
     };
     let mut command = None;
     let mut it = args.iter();
@@ -97,6 +101,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--voices" => opts.voices = value()?.into(),
             "--cache" => opts.cache = Some(value()?.into()),
             "--variants" => opts.variants = Some(value()?),
+            "--speakers" => opts.speakers = Some(value()?.split(',').map(str::to_string).collect()),
             c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
             other => return Err(format!("unexpected {other}\n{USAGE}")),
         }
