@@ -4,6 +4,8 @@
 //! `cargo bench -p livecheck-benches --bench digits` (needs `cargo xtask models` and
 //! `../shared/data`). Groups (`digits/*`):
 //! - `load`: parsing and optimising the three digit models (engine load with the digits pack);
+//! - `model_sha256`: SHA-256 of every model's bytes (all seven; `Engine::load` takes them for
+//!   the evidence);
 //! - `vad`: Silero VAD over the 3 s (94 chunks of 32 ms);
 //! - `recognise`: the digit models on the speech (one 6 s window: log-mel, Whisper encoder,
 //!   head) + beam search and alignment;
@@ -52,11 +54,10 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("digits");
     g.sample_size(10);
-    let bytes = ModelSet::from_dir(root().join("models"))
-        .expect("models")
-        .digits
-        .expect("digit models");
+    let set = ModelSet::from_dir(root().join("models")).expect("models");
+    let bytes = set.digits.clone().expect("digit models");
     g.bench_function("load", |b| b.iter(|| DigitModel::load(&bytes).unwrap()));
+    g.bench_function("model_sha256", |b| b.iter(|| set.sha256()));
     g.sample_size(30);
     g.bench_function("vad", |b| b.iter(|| vad.speech(&audio).unwrap()));
     g.bench_function("recognise", |b| {

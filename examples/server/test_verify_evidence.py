@@ -22,11 +22,13 @@ from test_livecheck import DATA, engine, require, rgb24, run_clip  # noqa: E402
 import livecheck as lc  # noqa: E402
 
 NONCE, SEED, SHARED = b"server-nonce-7", bytes(range(32)), bytes(range(100, 140))
+SM2_SECRET = bytes(range(1, 33))
 
 
 def signed(e):
-    return {"scheme": "ed25519" if e.scheme == lc.Scheme.ED25519 else "hmac-sha256",
-            "payload": e.payload, "signature": e.signature}
+    names = {lc.Scheme.ED25519: "ed25519", lc.Scheme.HMAC_SHA256: "hmac-sha256",
+             lc.Scheme.SM2: "sm2"}
+    return {"scheme": names[e.scheme], "payload": e.payload, "signature": e.signature}
 
 
 class StandAloneVerifier(unittest.TestCase):
@@ -40,6 +42,9 @@ class StandAloneVerifier(unittest.TestCase):
         s = engine().new_session(lc.SessionOptions(
             evidence_nonce=NONCE, evidence_key=SHARED, evidence_scheme=lc.Scheme.HMAC_SHA256))
         cls.empty = signed(s.finish().evidence)
+        s = engine().new_session(lc.SessionOptions(
+            evidence_nonce=NONCE, evidence_key=SM2_SECRET, evidence_scheme=lc.Scheme.SM2))
+        cls.sm2 = signed(s.finish().evidence)
 
     def test_accepts_what_the_library_signed_and_reads_every_field(self):
         r = ve.verify(self.live, ve.Key("ed25519", secret=SEED), NONCE)
@@ -63,6 +68,23 @@ class StandAloneVerifier(unittest.TestCase):
         e = ve.verify(self.empty, ve.Key("hmac-sha256", secret=SHARED), NONCE)
         self.assertEqual((e["passed"], e["frames"], e["first_ms"]), (False, 0, None))
         self.assertEqual(e["reasons"], ["not_aligned"])
+
+    def test_sm2_evidence_signed_in_rust_verifies_with_gmssl(self):
+        public = ve.sm2_public_from_secret(SM2_SECRET)
+        r = ve.verify(self.sm2, ve.Key("sm2", public=public), NONCE)
+        self.assertEqual(r["reasons"], ["not_aligned"])
+        self.assertEqual(ve.verify(self.sm2, ve.Key("sm2", secret=SM2_SECRET), NONCE), r)
+        # The library's verifier takes the same public point.
+        lib = lc.SignedEvidence(scheme=lc.Scheme.SM2, payload=self.sm2["payload"],
+                                signature=self.sm2["signature"])
+        self.assertEqual(json.loads(lc.verify_evidence(lib, public, False, NONCE)), r)
+        flipped = dict(self.sm2, payload=self.sm2["payload"].replace('"passed":false',
+                                                                      '"passed":true'))
+        other = ve.sm2_public_from_secret(bytes(range(2, 34)))
+        for evidence, key in [(flipped, public), (self.sm2, other)]:
+            with self.assertRaises(ve.BadEvidence) as caught:
+                ve.verify(evidence, ve.Key("sm2", public=key), NONCE)
+            self.assertIn("signature", str(caught.exception))
 
     def test_rejects_tampering_the_wrong_key_or_scheme_and_replay(self):
         key = ve.Key("ed25519", secret=SEED)

@@ -7,14 +7,16 @@
 `verdict.json` is what `livecheck check ... --nonce N --key-file K --json` prints (or any JSON
 object with an "evidence" member, or the evidence object itself: {"scheme", "payload",
 "signature"}). Prints the verified record and exits 0; prints the reason and exits 2 otherwise.
-`--key-file`: the raw secret the device signed with (Ed25519: its 32-byte seed; HMAC-SHA-256:
-the shared key, >= 32 bytes); `--public-key-file`: a raw 32-byte Ed25519 public key (what a
-server normally holds). Needs the `cryptography` package (PyPI) for Ed25519; HMAC uses the
-standard library.
+`--key-file`: the raw secret the device signed with (Ed25519: its 32-byte seed; SM2: its
+32-byte scalar; HMAC-SHA-256: the shared key, >= 32 bytes); `--public-key-file`: the public key
+a server normally holds (Ed25519: 32 raw bytes; SM2: SEC1 uncompressed, 65 bytes). Needs
+`cryptography` (PyPI) for Ed25519 and `gmssl` (PyPI, with `pycryptodomex`) for SM2; HMAC uses
+the standard library.
 
 Format livecheck-evidence/1, as this file checks it:
-- the signature (lowercase hex) covers the payload's UTF-8 bytes exactly: Ed25519 (RFC 8032)
-  or HMAC-SHA-256 (RFC 2104);
+- the signature (lowercase hex) covers the payload's UTF-8 bytes exactly: Ed25519 (RFC 8032),
+  SM2 with SM3 (GB/T 32918.2, GB/T 32905; user ID "1234567812345678"; r||s, 64 bytes) or
+  HMAC-SHA-256 (RFC 2104);
 - the payload is canonical JSON: what `json.dumps(obj, sort_keys=True, separators=(",", ":"),
   ensure_ascii=False)` writes for it (keys of every object in code-point order, which is UTF-8
   byte order; no whitespace; only the escapes JSON requires), no floats, no duplicate keys;
@@ -55,8 +57,8 @@ class BadEvidence(Exception):
 
 @dataclass
 class Key:
-    """What the server verifies with: scheme "ed25519" (public key, or the device's secret seed)
-    or "hmac-sha256" (the shared secret)."""
+    """What the server verifies with: scheme "ed25519" or "sm2" (public key, or the device's
+    secret) or "hmac-sha256" (the shared secret)."""
 
     scheme: str
     secret: bytes = b""
@@ -78,6 +80,8 @@ def _check_signature(scheme, payload, signature, key):
         want = hmac.new(key.secret, payload, hashlib.sha256).digest()
         if not hmac.compare_digest(want, signature):
             raise BadEvidence("signature does not match the payload and key")
+    elif scheme == "sm2":
+        _check_sm2(payload, signature, key)
     elif scheme == "ed25519":
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -94,6 +98,33 @@ def _check_signature(scheme, payload, signature, key):
             raise BadEvidence("signature does not match the payload and key") from None
     else:
         raise BadEvidence(f"unknown scheme {scheme!r}")
+
+
+def sm2_public_from_secret(secret: bytes) -> bytes:
+    """The SEC1 uncompressed public point (65 bytes) of a 32-byte SM2 secret scalar (gmssl's
+    scalar multiplication)."""
+    from gmssl import sm2 as gm
+    if len(secret) != 32:
+        raise BadEvidence("an SM2 secret is a 32-byte scalar")
+    xy = gm.CryptSM2(private_key=secret.hex(), public_key="")._kg(
+        int.from_bytes(secret, "big"), gm.default_ecc_table["g"])
+    return b"\x04" + bytes.fromhex(xy)
+
+
+def _check_sm2(payload, signature, key):
+    """SM2 with SM3, user ID 1234567812345678 (GB/T 35276's default, as the device signs):
+    gmssl (PyPI) computes Z_A, e = SM3(Z_A || payload) and checks r||s."""
+    from gmssl import sm2 as gm
+    public = key.public or sm2_public_from_secret(key.secret)
+    if len(public) != 65 or public[0] != 4:
+        raise BadEvidence("an SM2 public key is SEC1 uncompressed: 65 bytes starting with 04")
+    if len(signature) != 64:
+        raise BadEvidence("an SM2 signature is r||s, 64 bytes")
+    c = gm.CryptSM2(private_key=None, public_key="")
+    # Set directly: the constructor strips leading "0"/"4" characters, not just the 04 prefix.
+    c.public_key = public[1:].hex()
+    if not c.verify_with_sm3(signature.hex(), payload):
+        raise BadEvidence("signature does not match the payload and key")
 
 
 def _no_duplicates(pairs):
@@ -163,11 +194,12 @@ def verify(evidence: dict, key: Key, expected_nonce: bytes) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("verdict", help="verdict JSON with an evidence member, or the evidence")
-    ap.add_argument("--scheme", default="ed25519", choices=["ed25519", "hmac-sha256"])
+    ap.add_argument("--scheme", default="ed25519", choices=["ed25519", "hmac-sha256", "sm2"])
     ap.add_argument("--nonce-hex", required=True, help="the nonce issued for this session, hex")
     keys = ap.add_mutually_exclusive_group(required=True)
-    keys.add_argument("--key-file", help="raw secret (Ed25519 seed or HMAC key)")
-    keys.add_argument("--public-key-file", help="raw 32-byte Ed25519 public key")
+    keys.add_argument("--key-file", help="raw secret (Ed25519 seed, SM2 scalar or HMAC key)")
+    keys.add_argument("--public-key-file",
+                      help="raw public key (Ed25519: 32 bytes; SM2: SEC1 uncompressed, 65 bytes)")
     a = ap.parse_args(argv)
     try:
         with open(a.verdict, encoding="utf-8") as f:

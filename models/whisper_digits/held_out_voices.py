@@ -83,7 +83,7 @@ def fetch(meta, dl):
     p = os.path.join(dl, meta["file"])
     if not os.path.exists(p):
         spec = f"{meta['package']}={meta['version']}" if meta["registry"] == "debian" else f"{meta['package']}@{meta['version']}"
-        cmd = ["apt-get", "download", spec] if meta["registry"] == "debian" else ["npm", "pack", spec]
+        cmd = ["apt-get", "download", spec] if meta["registry"] == "debian" else ["npm", "pack", "--silent", spec]
         ok = run(cmd, dl)
         if not ok and meta["registry"] == "debian":
             subprocess.run(["apt-get", "update"])

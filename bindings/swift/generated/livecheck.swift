@@ -2728,6 +2728,11 @@ public enum Scheme: Equatable, Hashable {
      * HMAC-SHA-256 (RFC 2104): one shared secret of at least 32 bytes.
      */
     case hmacSha256
+    /**
+     * SM2 signature with SM3 (GB/T 32918.2, GB/T 32905; user ID [`SM2_USER_ID`]): 32-byte
+     * secret scalar (big-endian, 1 ≤ d < n) on the device, SEC1 public point on the server.
+     */
+    case sm2
 
 
 
@@ -2753,6 +2758,8 @@ public struct FfiConverterTypeScheme: FfiConverterRustBuffer {
         
         case 2: return .hmacSha256
         
+        case 3: return .sm2
+        
         default: throw UniffiInternalError.unexpectedEnumCase
         }
     }
@@ -2767,6 +2774,10 @@ public struct FfiConverterTypeScheme: FfiConverterRustBuffer {
         
         case .hmacSha256:
             writeInt(&buf, Int32(2))
+        
+        
+        case .sm2:
+            writeInt(&buf, Int32(3))
         
         }
     }

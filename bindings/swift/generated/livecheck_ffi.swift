@@ -2251,8 +2251,9 @@ public func selfTestPanic(message: String)throws   {try rustCallWithError(FfiCon
 }
 /**
  * Checks signed evidence the way a server does: the signature with `key` (Ed25519: the
- * 32-byte public key, or the 32-byte secret seed with `key_is_secret`; HMAC-SHA-256: the
- * shared secret), then that it answers `expected_nonce`. Returns the canonical payload;
+ * 32-byte public key, or the 32-byte secret seed with `key_is_secret`; SM2: the SEC1 public
+ * point, or the 32-byte secret scalar with `key_is_secret`; HMAC-SHA-256: the shared secret),
+ * then that it answers `expected_nonce`. Returns the canonical payload;
  * `LivenessError::Other` with the reason when it does not verify.
  */
 public func verifyEvidence(evidence: SignedEvidence, key: Data, keyIsSecret: Bool, expectedNonce: Data)throws  -> String  {
@@ -2291,7 +2292,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_func_self_test_panic() != 23769) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_func_verify_evidence() != 7270) {
+    if (uniffi_livecheck_ffi_checksum_func_verify_evidence() != 59182) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_method_livenessengine_new_session() != 27727) {

@@ -7,7 +7,7 @@
 //! livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] <video> [<wav>] [--json]
 //! livecheck digits  <wav> [--lang en|zh|auto] [--json]
 //! livecheck sync    <video> [<wav>] [--json]
-//! livecheck verify  --key-file K [--scheme ed25519|hmac-sha256] [--nonce N] <verdict.json>
+//! livecheck verify  --key-file K [--scheme ed25519|hmac-sha256|sm2] [--nonce N] <verdict.json>
 //! ```
 //! `check --nonce N --key-file K [--scheme S]` signs the attempt's evidence (see
 //! `livecheck::evidence`) and adds it to the verdict JSON; `verify` checks it.
@@ -34,7 +34,7 @@ const USAGE: &str = "usage:
   livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] [--best-frame OUT.jpg] <video> [<wav>] [--json]
   livecheck digits  <wav> [--lang en|zh|auto] [--json]
   livecheck sync    <video> [<wav>] [--json]
-  livecheck verify  --key-file K [--scheme ed25519|hmac-sha256] [--nonce N] <verdict.json>
+  livecheck verify  --key-file K [--scheme ed25519|hmac-sha256|sm2] [--nonce N] <verdict.json>
 options for all: --models DIR
 check also takes --nonce N --key-file K [--scheme S]: signed evidence in the verdict";
 
@@ -109,8 +109,9 @@ impl Args {
             return Ok(None);
         };
         let name = self.get("scheme").unwrap_or("ed25519");
-        let scheme = livecheck::evidence::Scheme::parse(name)
-            .ok_or(format!("unknown --scheme {name} (ed25519, hmac-sha256)"))?;
+        let scheme = livecheck::evidence::Scheme::parse(name).ok_or(format!(
+            "unknown --scheme {name} (ed25519, hmac-sha256, sm2)"
+        ))?;
         let key = std::fs::read(path).map_err(|e| format!("--key-file {path}: {e}"))?;
         Ok(Some((scheme, key)))
     }

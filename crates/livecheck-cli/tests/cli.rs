@@ -207,7 +207,7 @@ fn check_signs_evidence_that_verify_accepts_and_tampering_breaks() {
     let key = dir.join("key.bin");
     std::fs::write(&key, [0x5au8; 32]).unwrap();
     let (key, clip) = (key.to_str().unwrap(), clip.to_str().unwrap());
-    for scheme in ["ed25519", "hmac-sha256"] {
+    for scheme in ["ed25519", "hmac-sha256", "sm2"] {
         let (code, lines, err) = livecheck(&[
             "check",
             "--actions",

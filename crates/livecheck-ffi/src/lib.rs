@@ -219,8 +219,9 @@ pub fn seed_from_nonce(nonce: &[u8]) -> Result<u64> {
 }
 
 /// Checks signed evidence the way a server does: the signature with `key` (Ed25519: the
-/// 32-byte public key, or the 32-byte secret seed with `key_is_secret`; HMAC-SHA-256: the
-/// shared secret), then that it answers `expected_nonce`. Returns the canonical payload;
+/// 32-byte public key, or the 32-byte secret seed with `key_is_secret`; SM2: the SEC1 public
+/// point, or the 32-byte secret scalar with `key_is_secret`; HMAC-SHA-256: the shared secret),
+/// then that it answers `expected_nonce`. Returns the canonical payload;
 /// `LivenessError::Other` with the reason when it does not verify.
 #[uniffi::export]
 pub fn verify_evidence(
@@ -232,15 +233,9 @@ pub fn verify_evidence(
     guard(|| {
         use livecheck::evidence::{self, Scheme, VerifyKey};
         let key = match (evidence.scheme, key_is_secret) {
-            (Scheme::Ed25519, false) => {
-                VerifyKey::Ed25519(key.as_slice().try_into().map_err(|_| {
-                    livecheck::Error::BadEvidence(format!(
-                        "an Ed25519 public key has 32 bytes, got {}",
-                        key.len()
-                    ))
-                })?)
-            }
-            (scheme, _) => VerifyKey::from_secret(scheme, &key)?,
+            (Scheme::HmacSha256, _) | (_, true) => VerifyKey::from_secret(evidence.scheme, &key)?,
+            (scheme, false) => VerifyKey::from_public(scheme, &key)
+                .map_err(|e| livecheck::Error::BadEvidence(e.to_string()))?,
         };
         Ok(evidence::verify(&evidence, &key, &expected_nonce)?.to_json())
     })

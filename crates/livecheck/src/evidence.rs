@@ -15,7 +15,9 @@
 //! payload's UTF-8 bytes, so a verifier checks the bytes it received and parses them only
 //! afterwards; the canonical form makes the payload reproducible from its fields. Schemes
 //! ([`Scheme`]): Ed25519 (RFC 8032; the 32-byte key is the secret seed, the server holds the
-//! public key) and HMAC-SHA-256 (RFC 2104; one shared key of at least 32 bytes). Signatures
+//! public key), SM2 with SM3 (GB/T 32918.2 / GB/T 32905, user ID [`SM2_USER_ID`], signature
+//! `r‖s` 64 bytes, deterministic nonce; the 32-byte key is the secret scalar, the server holds
+//! the SEC1 public point), and HMAC-SHA-256 (RFC 2104; one shared key of at least 32 bytes). Signatures
 //! travel as lowercase hex.
 //!
 //! ```
@@ -65,14 +67,21 @@ pub enum Scheme {
     Ed25519,
     /// HMAC-SHA-256 (RFC 2104): one shared secret of at least 32 bytes.
     HmacSha256,
+    /// SM2 signature with SM3 (GB/T 32918.2, GB/T 32905; user ID [`SM2_USER_ID`]): 32-byte
+    /// secret scalar (big-endian, 1 ≤ d < n) on the device, SEC1 public point on the server.
+    Sm2,
 }
 
+/// The SM2 distinguishing identifier (user ID) in Z_A: GB/T 35276's default.
+pub const SM2_USER_ID: &str = "1234567812345678";
+
 impl Scheme {
-    /// Stable name: `ed25519`, `hmac-sha256`.
+    /// Stable name: `ed25519`, `hmac-sha256`, `sm2`.
     pub fn code(self) -> &'static str {
         match self {
             Scheme::Ed25519 => "ed25519",
             Scheme::HmacSha256 => "hmac-sha256",
+            Scheme::Sm2 => "sm2",
         }
     }
 
@@ -81,6 +90,7 @@ impl Scheme {
         match code {
             "ed25519" => Some(Scheme::Ed25519),
             "hmac-sha256" => Some(Scheme::HmacSha256),
+            "sm2" => Some(Scheme::Sm2),
             _ => None,
         }
     }
@@ -408,6 +418,8 @@ pub enum VerifyKey {
     Ed25519([u8; 32]),
     /// The HMAC-SHA-256 shared secret.
     HmacSha256(Vec<u8>),
+    /// An SM2 public key, SEC1 encoded (uncompressed `04‖x‖y`, 65 bytes, or compressed).
+    Sm2(Vec<u8>),
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -415,26 +427,75 @@ impl std::fmt::Debug for VerifyKey {
         match self {
             VerifyKey::Ed25519(k) => write!(f, "Ed25519({})", hex(k)),
             VerifyKey::HmacSha256(k) => write!(f, "HmacSha256({} secret bytes)", k.len()),
+            VerifyKey::Sm2(k) => write!(f, "Sm2({})", hex(k)),
         }
     }
 }
 
 impl VerifyKey {
-    /// The key that verifies what `secret` signs under `scheme` (Ed25519: the public key of
-    /// the seed; HMAC: the secret itself).
+    /// The key that verifies what `secret` signs under `scheme` (Ed25519, SM2: the public key
+    /// of the secret; HMAC: the secret itself).
     pub fn from_secret(scheme: Scheme, secret: &[u8]) -> Result<Self> {
         Ok(match scheme {
             Scheme::Ed25519 => VerifyKey::Ed25519(ed25519_seed(secret)?.verifying_key().to_bytes()),
             Scheme::HmacSha256 => VerifyKey::HmacSha256(hmac_key(secret)?.to_vec()),
+            Scheme::Sm2 => VerifyKey::Sm2(sm2_key(secret)?.verifying_key().to_sec1_bytes().into()),
         })
+    }
+
+    /// The key that verifies `scheme` signatures from a public key: Ed25519's 32 bytes, SM2's
+    /// SEC1 point. HMAC has no public key: use [`VerifyKey::from_secret`].
+    pub fn from_public(scheme: Scheme, public: &[u8]) -> Result<Self> {
+        let bad = |why: String| Error::InvalidConfig(why);
+        match scheme {
+            Scheme::Ed25519 => {
+                let key: [u8; 32] = public.try_into().map_err(|_| {
+                    bad(format!(
+                        "an Ed25519 public key is 32 bytes, got {}",
+                        public.len()
+                    ))
+                })?;
+                ed25519_dalek::VerifyingKey::from_bytes(&key)
+                    .map_err(|e| bad(format!("bad Ed25519 public key: {e}")))?;
+                Ok(VerifyKey::Ed25519(key))
+            }
+            Scheme::Sm2 => {
+                sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_USER_ID, public)
+                    .map_err(|e| bad(format!("bad SM2 public key: {e}")))?;
+                Ok(VerifyKey::Sm2(public.to_vec()))
+            }
+            Scheme::HmacSha256 => Err(bad("HMAC-SHA-256 has no public key".into())),
+        }
+    }
+
+    /// The public key's bytes (Ed25519: 32; SM2: SEC1 uncompressed), `None` for HMAC.
+    pub fn public_bytes(&self) -> Option<&[u8]> {
+        match self {
+            VerifyKey::Ed25519(k) => Some(k),
+            VerifyKey::Sm2(k) => Some(k),
+            VerifyKey::HmacSha256(_) => None,
+        }
     }
 
     fn scheme(&self) -> Scheme {
         match self {
             VerifyKey::Ed25519(_) => Scheme::Ed25519,
             VerifyKey::HmacSha256(_) => Scheme::HmacSha256,
+            VerifyKey::Sm2(_) => Scheme::Sm2,
         }
     }
+}
+
+fn sm2_key(secret: &[u8]) -> Result<sm2::dsa::SigningKey> {
+    if secret.len() != 32 {
+        return Err(Error::InvalidConfig(format!(
+            "an SM2 key is a 32-byte secret scalar, got {} bytes",
+            secret.len()
+        )));
+    }
+    sm2::dsa::SigningKey::from_slice(SM2_USER_ID, secret).map_err(|_| {
+        Error::InvalidConfig("an SM2 secret must be a scalar in 1..n-1 of the SM2 curve".into())
+    })
 }
 
 fn ed25519_seed(secret: &[u8]) -> Result<ed25519_dalek::SigningKey> {
@@ -473,6 +534,11 @@ pub fn sign(evidence: &Evidence, scheme: Scheme, secret: &[u8]) -> Result<Signed
             mac.update(payload.as_bytes());
             mac.finalize().into_bytes().to_vec()
         }
+        // Deterministic nonce (RFC 6979 with SM3): the same record signs to the same bytes.
+        Scheme::Sm2 => {
+            let signature: sm2::dsa::Signature = sm2_key(secret)?.sign(payload.as_bytes());
+            signature.to_vec()
+        }
     };
     Ok(SignedEvidence {
         scheme,
@@ -508,6 +574,13 @@ pub fn verify(signed: &SignedEvidence, key: &VerifyKey, expected_nonce: &[u8]) -
                 HmacSha256::new_from_slice(hmac_key(secret)?).map_err(|e| bad(e.to_string()))?;
             mac.update(message);
             mac.verify_slice(&signature).is_ok()
+        }
+        VerifyKey::Sm2(public) => {
+            let public = sm2::dsa::VerifyingKey::from_sec1_bytes(SM2_USER_ID, public)
+                .map_err(|e| bad(format!("bad SM2 public key: {e}")))?;
+            let signature = sm2::dsa::Signature::from_slice(&signature)
+                .map_err(|e| bad(format!("bad SM2 signature: {e}")))?;
+            public.verify(message, &signature).is_ok()
         }
     };
     if !ok {
@@ -720,10 +793,17 @@ mod tests {
         for (scheme, key) in [
             (Scheme::Ed25519, vec![3u8; 32]),
             (Scheme::HmacSha256, vec![9u8; 32]),
+            (Scheme::Sm2, vec![5u8; 32]),
         ] {
             let signed = sign(&record(), scheme, &key).unwrap();
             let vk = VerifyKey::from_secret(scheme, &key).unwrap();
             assert_eq!(verify(&signed, &vk, nonce).unwrap(), record());
+            // Deterministic: the same record signs to the same bytes.
+            assert_eq!(sign(&record(), scheme, &key).unwrap(), signed);
+            if let Some(public) = vk.public_bytes() {
+                let from_public = VerifyKey::from_public(scheme, public).unwrap();
+                assert_eq!(verify(&signed, &from_public, nonce).unwrap(), record());
+            }
             // Any changed field, truncation, another key, scheme or nonce: rejected.
             let mut t = signed.clone();
             t.payload = t.payload.replace("\"passed\":false", "\"passed\":true");
@@ -776,8 +856,20 @@ mod tests {
             sign(&record(), Scheme::HmacSha256, &[1; 16]),
             Err(Error::InvalidConfig(_))
         ));
+        // SM2: 32 bytes, and a scalar below the curve order.
+        for bad in [&[1u8; 31][..], &[0u8; 32], &[0xff; 32]] {
+            assert!(matches!(
+                sign(&record(), Scheme::Sm2, bad),
+                Err(Error::InvalidConfig(_))
+            ));
+        }
+        let sm2 = VerifyKey::from_secret(Scheme::Sm2, &[5u8; 32]).unwrap();
+        assert_eq!(sm2.public_bytes().map(|p| (p.len(), p[0])), Some((65, 4)));
+        assert!(VerifyKey::from_public(Scheme::Sm2, &[4u8; 65]).is_err());
+        assert!(VerifyKey::from_public(Scheme::HmacSha256, &[4u8; 32]).is_err());
         assert_eq!(Scheme::parse("hmac-sha256"), Some(Scheme::HmacSha256));
-        assert_eq!(Scheme::parse("sm2"), None);
+        assert_eq!(Scheme::parse("sm2"), Some(Scheme::Sm2));
+        assert_eq!(Scheme::parse("sm4"), None);
         assert_eq!(unhex("0aff"), Some(vec![10, 255]));
         assert_eq!(unhex("0AFF"), None);
     }

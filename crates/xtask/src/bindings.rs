@@ -237,9 +237,16 @@ fn test_env(cmd: &mut Command, root: &Path) {
         .env("RUST_BACKTRACE", "0");
 }
 
-/// What the Python suites need beyond the standard library: `cryptography` for the stand-alone
-/// evidence verifier's Ed25519 (with its dependencies; wheels only, pinned).
-const PYTHON_TEST_PINS: [&str; 3] = ["cryptography==46.0.3", "cffi==2.0.0", "pycparser==2.23"];
+/// What the Python suites need beyond the standard library: the stand-alone evidence
+/// verifier's `cryptography` (Ed25519) and `gmssl` (SM2/SM3), with their dependencies; wheels
+/// only, pinned.
+const PYTHON_TEST_PINS: [&str; 5] = [
+    "cryptography==46.0.3",
+    "cffi==2.0.0",
+    "pycparser==2.23",
+    "gmssl==3.2.2",
+    "pycryptodomex==3.23.0",
+];
 
 /// The Python suites on the generated module, in a private venv (`target/python-test-venv`):
 /// the binding's (`bindings/python/test_livecheck.py`) and the stand-alone server verifier's
