@@ -1277,8 +1277,8 @@ public struct SessionOptions: Equatable, Hashable {
      */
     public var evidenceNonce: Data?
     /**
-     * The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
-     * least 32 bytes).
+     * The key the server issued for this session (Ed25519: 32-byte seed; SM2: 32-byte secret
+     * scalar; HMAC-SHA-256: at least 32 bytes).
      */
     public var evidenceKey: Data?
     /**
@@ -1311,8 +1311,8 @@ public struct SessionOptions: Equatable, Hashable {
          * verdict (the challenge is then drawn from the nonce and `seed` is unused).
          */evidenceNonce: Data? = nil, 
         /**
-         * The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
-         * least 32 bytes).
+         * The key the server issued for this session (Ed25519: 32-byte seed; SM2: 32-byte secret
+         * scalar; HMAC-SHA-256: at least 32 bytes).
          */evidenceKey: Data? = nil, 
         /**
          * How to sign. None: Ed25519.

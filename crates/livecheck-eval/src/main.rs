@@ -1,8 +1,9 @@
 //! `livecheck-eval`: measures the detectors and whole sessions on the annotated real media in
 //! `../shared/data` and prints a Markdown table plus one JSON document (run it through
-//! `cargo xtask eval actions` or `cargo xtask eval digits`).
+//! `cargo xtask eval actions`, `cargo xtask eval digits` or `cargo xtask eval attacks`).
 
 mod actions;
+mod attacks;
 mod blinks;
 mod digits;
 mod media;
@@ -12,7 +13,7 @@ mod sheet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: livecheck-eval actions|digits [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
+const USAGE: &str = "usage: livecheck-eval actions|digits|attacks [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
@@ -129,6 +130,7 @@ fn main() -> ExitCode {
     let result = parse(&args).and_then(|(command, opts)| match command.as_str() {
         "actions" => actions::run(&opts),
         "digits" => digits::run(&opts),
+        "attacks" => attacks::run(&opts),
         other => Err(format!("unknown evaluation {other}\n{USAGE}")),
     });
     match result {

@@ -147,8 +147,8 @@ pub struct SessionOptions {
     /// verdict (the challenge is then drawn from the nonce and `seed` is unused).
     #[uniffi(default = None)]
     pub evidence_nonce: Option<Vec<u8>>,
-    /// The key the server issued for this session (Ed25519: 32-byte seed; HMAC-SHA-256: at
-    /// least 32 bytes).
+    /// The key the server issued for this session (Ed25519: 32-byte seed; SM2: 32-byte secret
+    /// scalar; HMAC-SHA-256: at least 32 bytes).
     #[uniffi(default = None)]
     pub evidence_key: Option<Vec<u8>>,
     /// How to sign. None: Ed25519.

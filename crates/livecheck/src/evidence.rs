@@ -371,7 +371,7 @@ fn write_canonical(v: &Value, out: &mut String) {
 }
 
 /// What a session signs its evidence with: the server's one-time nonce and the key it issued
-/// for the session ([`crate::SessionConfig::with_evidence`]).
+/// for the session ([`crate::SessionConfig::with_evidence`]). The secret is zeroed on drop.
 #[derive(Clone, PartialEq, Eq)]
 pub struct EvidenceKey {
     /// The server's one-time nonce for this session.
@@ -389,6 +389,12 @@ impl std::fmt::Debug for EvidenceKey {
             .field("scheme", &self.scheme)
             .field("secret", &format_args!("<{} bytes>", self.secret.len()))
             .finish()
+    }
+}
+
+impl Drop for EvidenceKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
     }
 }
 

@@ -35,8 +35,9 @@
 //!     decoder: read("whisper_decoder_base_digits.onnx"),
 //! })?;
 //! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
-//! let margin = model.margin(&heard, "4829", livecheck::Language::Mandarin)?;
-//! println!("{} (margin for 4829: {margin:.1})", heard.digits);
+//! let accept_at = livecheck::DigitsConfig::new(livecheck::Language::Mandarin).min_margin;
+//! let margin = model.margin(&heard, "4829", livecheck::Language::Mandarin, accept_at)?;
+//! println!("{} (4829 verified: {})", heard.digits, margin > accept_at);
 //! # Ok(()) }
 //! ```
 

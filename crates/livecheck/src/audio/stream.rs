@@ -30,7 +30,8 @@ impl Default for AudioBufferConfig {
     }
 }
 
-/// Host-fed mono audio, kept at 16 kHz, with optional streaming voice activity detection.
+/// Host-fed mono audio, kept at 16 kHz, with optional streaming voice activity detection. The
+/// samples are zeroed when the buffer is dropped.
 #[derive(Debug, Clone)]
 pub struct AudioBuffer {
     config: AudioBufferConfig,
@@ -51,6 +52,12 @@ pub struct AudioBuffer {
 impl Default for AudioBuffer {
     fn default() -> Self {
         AudioBuffer::new(AudioBufferConfig::default())
+    }
+}
+
+impl Drop for AudioBuffer {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.samples);
     }
 }
 

@@ -145,7 +145,8 @@ pub struct Machine {
     reading_end: Option<i64>,
 }
 
-/// What the microphone gave in a digits attempt, for [`Machine::finish_with_audio`].
+/// What the microphone gave in a digits attempt, for [`Machine::finish_with_audio`]. The
+/// samples and the encoder's output are zeroed when it is dropped.
 #[derive(Debug, Clone)]
 pub struct Heard {
     /// 16 kHz mono samples.
@@ -161,6 +162,15 @@ pub struct Heard {
     /// The verifiers' margin for the challenge, as [`crate::audio::DigitModel::margin`]
     /// decides it; `f32::MIN` when nothing was recognised. It becomes [`Reading::margin`].
     pub margin: f32,
+}
+
+impl Drop for Heard {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.samples);
+        for window in &mut self.recognition.encoded {
+            zeroize::Zeroize::zeroize(window);
+        }
+    }
 }
 
 impl Default for Heard {
@@ -728,6 +738,8 @@ mod tests {
         // The right digits inside the speech (one more said before the digits showed is not
         // counted); no audio samples, so the sync has nothing to measure.
         let heard = Heard {
+            samples: Vec::new(),
+            start_ms: 0,
             speech: vec![speech(100, 500), speech(1200, 2600)],
             recognition: digits::Recognition {
                 digits: "14829".into(),
@@ -738,7 +750,6 @@ mod tests {
                 encoded: Vec::new(),
             },
             margin: 3.0,
-            ..Heard::default()
         };
         let v = m.finish_with_audio(&heard).unwrap();
         let r = v.reading.expect("the reading ran");

@@ -26,6 +26,8 @@ pub use config::SessionConfig;
 pub use machine::{Feedback, Heard, Machine, Observation, ObservedFace, Phase};
 
 use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
+use zeroize::Zeroizing;
+
 use crate::error::{Error, Result};
 use crate::evidence::{self, FeedDigest};
 use crate::frame::{Border, FrameRef, Normalize, OwnedFrame, Roi};
@@ -36,13 +38,14 @@ use crate::vision::geometry::OvalFit;
 use crate::vision::Face;
 use crate::{Analyzer, Engine};
 
-/// The best frame so far, kept as upright RGB until the verdict encodes it.
+/// The best frame so far, kept as upright RGB until the verdict encodes it (zeroed when
+/// replaced or dropped).
 struct BestCandidate {
     score: f32,
     t_ms: i64,
     width: u32,
     height: u32,
-    rgb: Vec<u8>,
+    rgb: Zeroizing<Vec<u8>>,
 }
 
 /// Longest side of the stored best frame.
@@ -285,7 +288,7 @@ impl Session {
             height: h as f32,
             angle: 0.0,
         };
-        let mut planar = vec![0.0f32; 3 * (ow * oh) as usize];
+        let mut planar = Zeroizing::new(vec![0.0f32; 3 * (ow * oh) as usize]);
         frame.crop_into(
             &roi,
             ow as usize,
@@ -298,9 +301,13 @@ impl Session {
             &mut planar,
         );
         let plane = (ow * oh) as usize;
-        let rgb = (0..plane)
-            .flat_map(|i| [0, 1, 2].map(|c| planar[c * plane + i].round().clamp(0.0, 255.0) as u8))
-            .collect();
+        let rgb = Zeroizing::new(
+            (0..plane)
+                .flat_map(|i| {
+                    [0, 1, 2].map(|c| planar[c * plane + i].round().clamp(0.0, 255.0) as u8)
+                })
+                .collect(),
+        );
         self.best = Some(BestCandidate {
             score,
             t_ms,
