@@ -2,7 +2,8 @@
 //! must fail, beside the live clips that must still pass (`cargo xtask eval attacks`).
 //!
 //! - **live**: FOCUS `mahie_test_1` / `mahie_test_4_low_fps` and GRID `brbk7n` asked for a blink;
-//!   `brbk7n` with its own audio asked for its digit "7".
+//!   `brbk7n` with its own audio asked for its digit "7". GRID frames are cropped to put the
+//!   face in the oval (the originals show it small and off-centre).
 //! - **still photo**: every still face image here, held for 12 s at 30 fps, at 0.75x, 1x and 1.5x.
 //! - **replay, other plan**: a live clip against actions it never shows (nod, shake) or other
 //!   digits ("4829" over `brbk7n`'s "7").
@@ -30,6 +31,38 @@ const STILLS: [&str; 4] = [
 ];
 /// GRID clips other than `brbk7n`, the dubbing and face-swap partners.
 const GRID_OTHERS: [&str; 5] = ["bbaf2n", "id2_vcd_swwp2s", "lbax4n", "lbbc2a", "lrwp9a"];
+/// The left edge of the 220x240 crop (from y = 48) that puts each GRID face in the oval (the
+/// 360x288 originals show it small and off-centre; as `crates/livecheck/tests/reading.rs`).
+const GRID_CROP_X: [(&str, u32); 6] = [
+    ("bbaf2n", 43),
+    ("brbk7n", 62),
+    ("lbax4n", 77),
+    ("lbbc2a", 80),
+    ("lrwp9a", 78),
+    ("id2_vcd_swwp2s", 70),
+];
+
+/// A GRID clip's frames, cropped so that the face sits in the oval.
+fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, String> {
+    let x = GRID_CROP_X.iter().find(|g| g.0 == name).map_or(0, |g| g.1) as usize;
+    let (y, w, h) = (48usize, 220usize, 240usize);
+    frames(&data.join(format!("grid_lipnet/h264/{name}.mp4")))?
+        .into_iter()
+        .map(|f| {
+            if f.width as usize != 360 || f.height as usize != 288 {
+                return Err(format!(
+                    "{name}: expected 360x288, got {}x{}",
+                    f.width, f.height
+                ));
+            }
+            let stride = f.width as usize * 3;
+            let data: Vec<u8> = (y..y + h)
+                .flat_map(|r| f.data[r * stride + x * 3..r * stride + (x + w) * 3].to_vec())
+                .collect();
+            Ok(OwnedFrame::rgb(data, w as u32, h as u32, f.t_ms))
+        })
+        .collect()
+}
 
 /// One session: what was done, what was asked, whether it must pass, and the outcome.
 struct Run {
@@ -129,7 +162,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let engine = engine(&opts.models)?;
     let data = &opts.data;
     let focus = |name: &str| data.join(format!("focus_blink/h264/{name}.mp4"));
-    let grid = |name: &str| data.join(format!("grid_lipnet/h264/{name}.mp4"));
+    let grid = |name: &str| grid_frames(data, name);
     let grid_wav = |name: &str| data.join(format!("grid_lipnet/wav16k/{name}.wav"));
     let blink = [ActionKind::Blink];
     let mut runs: Vec<Run> = Vec::new();
@@ -150,7 +183,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             "focus mahie_test_4_low_fps".into(),
             frames(&focus("mahie_test_4_low_fps"))?,
         ),
-        ("grid brbk7n".into(), frames(&grid("brbk7n"))?),
+        ("grid brbk7n".into(), grid("brbk7n")?),
     ];
     for (name, f) in &live {
         add(
@@ -210,7 +243,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             format!("grid {other} video + brbk7n audio"),
             "digits 7".into(),
             false,
-            digits(&engine, "7", frames(&grid(other))?, &grid_wav("brbk7n")),
+            digits(&engine, "7", grid(other)?, &grid_wav("brbk7n")),
         );
     }
 
@@ -280,7 +313,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     }
 
     for other in GRID_OTHERS {
-        let first = frames(&grid(other))?;
+        let first = grid(other)?;
         let cut = first.iter().take_while(|f| f.t_ms < 1_200).count();
         let offset = first[cut.saturating_sub(1)].t_ms + 40;
         let spliced: Vec<OwnedFrame> = first[..cut]
