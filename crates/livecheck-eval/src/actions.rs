@@ -10,7 +10,7 @@ use livecheck::signals::{
 use livecheck::{OwnedFrame, SessionConfig};
 use serde_json::{json, Value};
 
-use crate::media::{engine, measure};
+use crate::media::{clip_frames, engine, measure};
 use crate::npy::npz_array;
 use crate::Options;
 
@@ -383,18 +383,4 @@ fn sessions(engine: &livecheck::Engine, data: &Path) -> Result<Value, String> {
     Ok(
         json!({"runs": runs.len(), "passed": passed, "live_runs": live.len(), "live_passed": live_passed, "detail": runs, "live": live}),
     )
-}
-
-/// Decodes a clip into frames with strictly increasing times.
-fn clip_frames(path: &Path) -> Result<Vec<OwnedFrame>, String> {
-    let mut last = i64::MIN;
-    livecheck_media::open(path)
-        .map_err(|e| e.to_string())?
-        .map(|f| {
-            let f = f.map_err(|e| e.to_string())?;
-            let t = f.t_ms.max(last + 1);
-            last = t;
-            Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
-        })
-        .collect()
 }

@@ -19,7 +19,7 @@ use std::path::Path;
 use livecheck::{ActionKind, Engine, Language, OwnedFrame, SessionConfig, Verdict};
 use serde_json::{json, Value};
 
-use crate::media::engine;
+use crate::media::{clip_frames, engine};
 use crate::Options;
 
 /// Still images of faces held up as video.
@@ -46,7 +46,7 @@ const GRID_CROP_X: [(&str, u32); 6] = [
 fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, String> {
     let x = GRID_CROP_X.iter().find(|g| g.0 == name).map_or(0, |g| g.1) as usize;
     let (y, w, h) = (48usize, 220usize, 240usize);
-    frames(&data.join(format!("grid_lipnet/h264/{name}.mp4")))?
+    clip_frames(&data.join(format!("grid_lipnet/h264/{name}.mp4")))?
         .into_iter()
         .map(|f| {
             if f.width as usize != 360 || f.height as usize != 288 {
@@ -91,20 +91,6 @@ impl Run {
             Err(e) => format!("refused: {e}"),
         }
     }
-}
-
-/// Decodes a clip into RGB frames with strictly increasing times.
-fn frames(path: &Path) -> Result<Vec<OwnedFrame>, String> {
-    let mut last = i64::MIN;
-    livecheck_media::open(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?
-        .map(|f| {
-            let f = f.map_err(|e| e.to_string())?;
-            let t = f.t_ms.max(last + 1);
-            last = t;
-            Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
-        })
-        .collect()
 }
 
 /// An action session over `frames`.
@@ -178,10 +164,13 @@ pub fn run(opts: &Options) -> Result<(), String> {
     };
 
     let live: Vec<(String, Vec<OwnedFrame>)> = vec![
-        ("focus mahie_test_1".into(), frames(&focus("mahie_test_1"))?),
+        (
+            "focus mahie_test_1".into(),
+            clip_frames(&focus("mahie_test_1"))?,
+        ),
         (
             "focus mahie_test_4_low_fps".into(),
-            frames(&focus("mahie_test_4_low_fps"))?,
+            clip_frames(&focus("mahie_test_4_low_fps"))?,
         ),
         ("grid brbk7n".into(), grid("brbk7n")?),
     ];

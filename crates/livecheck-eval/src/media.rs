@@ -69,3 +69,18 @@ pub fn test_inputs() -> Option<(std::path::PathBuf, std::path::PathBuf, std::pat
     eprintln!("SKIPPED: {msg}");
     None
 }
+
+/// Decodes a clip into RGB frames with strictly increasing times (a repeated container time
+/// becomes the previous one + 1 ms).
+pub fn clip_frames(path: &Path) -> Result<Vec<livecheck::OwnedFrame>, String> {
+    let mut last = i64::MIN;
+    livecheck_media::open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .map(|f| {
+            let f = f.map_err(|e| e.to_string())?;
+            let t = f.t_ms.max(last + 1);
+            last = t;
+            Ok(livecheck::OwnedFrame::rgb(f.data, f.width, f.height, t))
+        })
+        .collect()
+}
