@@ -172,8 +172,9 @@ class Sessions(unittest.TestCase):
         self.assertEqual(fb.prompt, Prompt.DONE)
         v = s.finish()
         self.assertFalse(v.passed)
-        self.assertEqual(v.reasons, [Reason.ACTION_TIMEOUT])
-        self.assertEqual(v.reason_codes, ["action_timeout"])
+        # The same bytes pushed again and again are also a frozen feed.
+        self.assertEqual(v.reasons, [Reason.ACTION_TIMEOUT, Reason.REPEATED_FRAMES])
+        self.assertEqual(v.reason_codes, ["action_timeout", "repeated_frames"])
         self.assertFalse(v.actions[0].passed)
         self.assertIsNotNone(v.actions[0].asked_ms)
         self.assertEqual(bytes(v.best_frame.jpeg[:2]), b"\xff\xd8")
@@ -280,6 +281,51 @@ class Errors(unittest.TestCase):
         self.assertIn("cargo xtask models", str(cm.exception))
         with self.assertRaises(lc.LivenessError.Model):
             lc.LivenessEngine.from_bytes(b"not onnx", b"", b"", None, None)
+
+    def test_garbage_calls_are_typed_errors_never_internal(self):
+        # A seeded random host: wrong sizes, strides, formats and rotations, random bytes,
+        # timestamps in any order, NaN and infinite audio at any rate, calls after finish.
+        # Every failure must be a LivenessError other than Internal (a panic inside livecheck).
+        import math
+        import random
+        rng = random.Random(20261203)
+        formats = list(PixelFormat)
+        for _ in range(6):
+            options = lc.SessionOptions(
+                actions=rng.sample(list(ActionKind), rng.randint(0, 3)),
+                seed=rng.getrandbits(64),
+                action_timeout_ms=rng.choice([None, 1, 500, 10_000]),
+                digits_language=rng.choice([None, Language.MANDARIN, Language.ENGLISH]))
+            s = engine().new_session(options)
+            for _ in range(40):
+                call = rng.randrange(6)
+                try:
+                    if call < 3:
+                        w, h = rng.choice([0, 1, 2, 63, 64, 641]), rng.choice([0, 1, 2, 48, 480])
+                        n = rng.choice([0, w * h, w * h * 3 // 2, w * h * 4, 64])
+                        s.push_frame(rng.randbytes(n), w, h, rng.choice([0, 1, w * 4, 2**32 - 1]),
+                                     rng.choice(formats), rng.choice([0, 90, 180, 270, 45]),
+                                     rng.random() < 0.5, rng.randint(-10**12, 10**12))
+                    elif call == 3:
+                        samples = [rng.choice([0.0, 1e9, -1.0, math.nan, math.inf, -math.inf])
+                                   for _ in range(rng.randint(0, 400))]
+                        s.push_audio(samples, rng.choice([0, 1, 8000, 16000, 48000, 2**32 - 1]),
+                                     rng.randint(-10**15, 10**15))
+                    elif call == 4:
+                        s.push_audio_i16([rng.randint(-32768, 32767) for _ in range(160)],
+                                         rng.choice([16000, 7]), rng.randint(0, 2**62))
+                    else:
+                        s.phase(), s.challenge(), s.digits(), s.is_finished()
+                        if rng.random() < 0.2:
+                            s.finish()
+                except lc.LivenessError.Internal as e:
+                    self.fail(f"a panic inside livecheck: {e}")
+                except lc.LivenessError:
+                    pass
+            try:
+                s.finish()
+            except lc.LivenessError.SessionFinished:
+                pass
 
     def test_a_panic_inside_livecheck_is_a_typed_error(self):
         with self.assertRaises(lc.LivenessError.Internal) as cm:

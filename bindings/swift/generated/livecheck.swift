@@ -2516,6 +2516,11 @@ public enum Reason: Equatable, Hashable {
      * Digits challenge: the face was out of view for too much of the speech.
      */
     case faceLost
+    /**
+     * Consecutive frames were byte-identical more often than a camera allows: a frozen,
+     * looped, stretched or slideshow video feed.
+     */
+    case repeatedFrames
 
 
 
@@ -2554,6 +2559,8 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         case 8: return .outOfSync
         
         case 9: return .faceLost
+        
+        case 10: return .repeatedFrames
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2597,6 +2604,10 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         
         case .faceLost:
             writeInt(&buf, Int32(9))
+        
+        
+        case .repeatedFrames:
+            writeInt(&buf, Int32(10))
         
         }
     }

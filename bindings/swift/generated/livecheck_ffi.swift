@@ -861,6 +861,9 @@ public protocol LivenessSessionProtocol: AnyObject, Sendable {
      * - `mirrored`: whether the upright image is mirrored (front camera previews usually are
      * not: pass false for raw sensor frames);
      * - `timestamp_ms`: the frame's capture time on the caller's clock; must increase.
+     *
+     * Push each camera frame once: byte-identical consecutive frames beyond a small allowance
+     * fail the attempt as a frozen or stretched feed (`repeated_frames`).
      */
     func pushFrame(bytes: Data, width: UInt32, height: UInt32, rowStride: UInt32, format: PixelFormat, rotationDegrees: UInt32, mirrored: Bool, timestampMs: Int64) throws  -> Feedback
     
@@ -1028,6 +1031,9 @@ open func pushAudioI16(pcm: [Int16], sampleRate: UInt32, timestampMs: Int64)thro
      * - `mirrored`: whether the upright image is mirrored (front camera previews usually are
      * not: pass false for raw sensor frames);
      * - `timestamp_ms`: the frame's capture time on the caller's clock; must increase.
+     *
+     * Push each camera frame once: byte-identical consecutive frames beyond a small allowance
+     * fail the attempt as a frozen or stretched feed (`repeated_frames`).
      */
 open func pushFrame(bytes: Data, width: UInt32, height: UInt32, rowStride: UInt32, format: PixelFormat, rotationDegrees: UInt32, mirrored: Bool, timestampMs: Int64)throws  -> Feedback  {
     return try  FfiConverterTypeFeedback_lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
@@ -1550,6 +1556,11 @@ enum LivenessError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
     case TimestampNotIncreasing(message: String)
     
     /**
+     * A frame or audio timestamp is beyond ±2^53 ms.
+     */
+    case TimestampOutOfRange(message: String)
+    
+    /**
      * A session option is out of range.
      */
     case InvalidConfig(message: String)
@@ -1621,27 +1632,31 @@ public struct FfiConverterTypeLivenessError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 4: return .InvalidConfig(
+        case 4: return .TimestampOutOfRange(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 5: return .Model(
+        case 5: return .InvalidConfig(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .Processing(
+        case 6: return .Model(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 7: return .SessionFinished(
+        case 7: return .Processing(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 8: return .Internal(
+        case 8: return .SessionFinished(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 9: return .Other(
+        case 9: return .Internal(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 10: return .Other(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -1662,18 +1677,20 @@ public struct FfiConverterTypeLivenessError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(2))
         case .TimestampNotIncreasing(_ /* message is ignored*/):
             writeInt(&buf, Int32(3))
-        case .InvalidConfig(_ /* message is ignored*/):
+        case .TimestampOutOfRange(_ /* message is ignored*/):
             writeInt(&buf, Int32(4))
-        case .Model(_ /* message is ignored*/):
+        case .InvalidConfig(_ /* message is ignored*/):
             writeInt(&buf, Int32(5))
-        case .Processing(_ /* message is ignored*/):
+        case .Model(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
-        case .SessionFinished(_ /* message is ignored*/):
+        case .Processing(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-        case .Internal(_ /* message is ignored*/):
+        case .SessionFinished(_ /* message is ignored*/):
             writeInt(&buf, Int32(8))
-        case .Other(_ /* message is ignored*/):
+        case .Internal(_ /* message is ignored*/):
             writeInt(&buf, Int32(9))
+        case .Other(_ /* message is ignored*/):
+            writeInt(&buf, Int32(10))
 
         
         }
@@ -2319,7 +2336,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_audio_i16() != 24101) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_frame() != 27211) {
+    if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_frame() != 10179) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 53134) {

@@ -19,6 +19,9 @@ pub enum LivenessError {
     /// A frame or audio timestamp did not increase.
     #[error("{0}")]
     TimestampNotIncreasing(String),
+    /// A frame or audio timestamp is beyond ±2^53 ms.
+    #[error("{0}")]
+    TimestampOutOfRange(String),
     /// A session option is out of range.
     #[error("{0}")]
     InvalidConfig(String),
@@ -57,6 +60,7 @@ impl From<livecheck::Error> for LivenessError {
             | E::SampleRateChanged { .. }
             | E::AudioTooLong { .. } => LivenessError::InvalidAudio(message),
             E::TimestampNotIncreasing { .. } => LivenessError::TimestampNotIncreasing(message),
+            E::TimestampOutOfRange { .. } => LivenessError::TimestampOutOfRange(message),
             E::InvalidConfig(_) => LivenessError::InvalidConfig(message),
             E::ModelMissing { .. } | E::BadModel { .. } | E::ModelNotLoaded { .. } => {
                 LivenessError::Model(message)

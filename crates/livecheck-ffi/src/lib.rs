@@ -172,6 +172,9 @@ impl LivenessSession {
     /// - `mirrored`: whether the upright image is mirrored (front camera previews usually are
     ///   not: pass false for raw sensor frames);
     /// - `timestamp_ms`: the frame's capture time on the caller's clock; must increase.
+    ///
+    /// Push each camera frame once: byte-identical consecutive frames beyond a small allowance
+    /// fail the attempt as a frozen or stretched feed (`repeated_frames`).
     #[allow(clippy::too_many_arguments)]
     pub fn push_frame(
         &self,

@@ -164,8 +164,12 @@ fn a_still_photo_times_out_and_a_session_finishes_once() {
     assert!(done);
     let v = s.finish().unwrap();
     assert!(!v.passed);
-    assert_eq!(v.reasons, vec![Reason::ActionTimeout]);
-    assert_eq!(v.reason_codes, vec!["action_timeout".to_string()]);
+    // The same bytes pushed again and again are also a frozen feed.
+    assert_eq!(
+        v.reasons,
+        vec![Reason::ActionTimeout, Reason::RepeatedFrames]
+    );
+    assert_eq!(v.reason_codes, vec!["action_timeout", "repeated_frames"]);
     assert!(v
         .best_frame
         .is_some_and(|b| b.jpeg.starts_with(&[0xFF, 0xD8])));

@@ -101,6 +101,14 @@ pub enum Error {
         /// The offending timestamp.
         got: i64,
     },
+    /// A frame or audio timestamp lies outside ±[`MAX_TIMESTAMP_MS`].
+    #[error("timestamp {got} ms is outside ±{max} ms")]
+    TimestampOutOfRange {
+        /// The offending timestamp.
+        got: i64,
+        /// The largest magnitude accepted.
+        max: i64,
+    },
     /// The caller's frame or audio source failed (decoder error, truncated file).
     #[error("reading the recording failed: {0}")]
     Source(String),
@@ -149,3 +157,18 @@ pub enum Error {
 
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Largest timestamp magnitude accepted, ms (2⁵³: exact as a double in every host language,
+/// ~285,000 years; any difference or sum the session forms stays far inside `i64`).
+pub const MAX_TIMESTAMP_MS: i64 = 1 << 53;
+
+/// Checks that a caller's timestamp lies within ±[`MAX_TIMESTAMP_MS`].
+pub fn check_timestamp(t_ms: i64) -> Result<()> {
+    if t_ms.unsigned_abs() > MAX_TIMESTAMP_MS as u64 {
+        return Err(Error::TimestampOutOfRange {
+            got: t_ms,
+            max: MAX_TIMESTAMP_MS,
+        });
+    }
+    Ok(())
+}

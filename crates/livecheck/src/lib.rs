@@ -143,6 +143,7 @@ pub struct Analyzer {
 impl Analyzer {
     /// Analyses one frame taken at `t_ms` (caller's clock; must increase).
     pub fn push_frame(&mut self, frame: &FrameRef, t_ms: i64) -> Result<FrameReport> {
+        error::check_timestamp(t_ms)?;
         if let Some(previous) = self.last_t {
             if t_ms <= previous {
                 return Err(Error::TimestampNotIncreasing {

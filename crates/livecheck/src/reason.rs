@@ -24,6 +24,9 @@ pub enum Reason {
     OutOfSync,
     /// Digits challenge: the face was out of view for too much of the speech.
     FaceLost,
+    /// Consecutive frames were byte-identical more often than a camera allows: a frozen,
+    /// looped, stretched or slideshow video feed.
+    RepeatedFrames,
 }
 
 impl Reason {
@@ -39,6 +42,7 @@ impl Reason {
             Reason::NoLipMotion => "no_lip_motion",
             Reason::OutOfSync => "out_of_sync",
             Reason::FaceLost => "face_lost",
+            Reason::RepeatedFrames => "repeated_frames",
         }
     }
 }

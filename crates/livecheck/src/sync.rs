@@ -300,6 +300,10 @@ fn analyse(
     config: &SyncConfig,
 ) -> Result<Analysis> {
     config.validate()?;
+    crate::error::check_timestamp(audio_start_ms)?;
+    for &(t, _) in mouth {
+        crate::error::check_timestamp(t)?;
+    }
     for w in mouth.windows(2) {
         if w[1].0 <= w[0].0 {
             return Err(Error::TimestampNotIncreasing {

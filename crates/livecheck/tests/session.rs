@@ -33,6 +33,12 @@ fn a_photo_held_up_as_video_fails() {
         v.reasons
     );
     assert!(v.actions.iter().all(|a| !a.passed && a.event.is_none()));
+    // The same bytes in every frame: a frozen feed too.
+    assert!(
+        v.reasons.contains(&Reason::RepeatedFrames),
+        "{:?}",
+        v.reasons
+    );
     // The photo did align (a face in the oval), so the best frame exists.
     assert!(v.best_frame.is_some());
 }

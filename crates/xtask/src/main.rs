@@ -8,6 +8,7 @@
 //! cargo xtask train-digits                    retrain models/digits.onnx (models/whisper_digits/run.sh)
 //! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
 //! cargo xtask mobile                           check the Android and iOS staticlibs build
+//! cargo xtask fuzz      [TARGET…] [--secs N]   coverage-guided fuzzing (cargo-fuzz, stable)
 //! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
 //! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
 //! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
@@ -52,6 +53,10 @@ commands:
                        and Kotlin (JVM) tests against the real cdylib and models
   mobile     build the livecheck-ffi staticlib for aarch64-linux-android and
              aarch64-apple-ios with clang (the final link needs the NDK/Xcode)
+  fuzz       coverage-guided fuzzing of the targets in fuzz/ with cargo-fuzz on
+             stable (installed when missing): [TARGET...] (frame, wav, pcm, session,
+             evidence; default all) [--secs N] per target (default 600), or
+             --input FILE to replay one input; the corpus grows in fuzz/corpus
   eval       setup, provision models, then evaluate on ../shared/data and print a
              table and JSON: `eval actions [--json OUT.json]`
   models     make every model in DIR/models.toml present and verified (idempotent;
@@ -86,6 +91,7 @@ fn run(args: &[String]) -> Result<()> {
         "train-digits" => return tasks::train_digits(&root, rest),
         "bindings" => return bindings::bindings(&root, rest),
         "mobile" => return bindings::mobile(&root, rest),
+        "fuzz" => return tasks::fuzz(&root, rest),
         "test" | "demo" | "eval" => {
             tasks::setup()?;
             models::provision(&root.join("models"))?;

@@ -220,3 +220,85 @@ mod tests {
         assert_eq!(criterion_median_ns("not json"), None);
     }
 }
+
+/// The cargo-fuzz version `cargo xtask fuzz` installs when it is missing.
+const CARGO_FUZZ: &str = "0.13.2";
+
+/// Coverage-guided fuzzing of the targets in `fuzz/` (bodies in crates/livecheck-fuzz) with
+/// cargo-fuzz on the stable toolchain (`--sanitizer none`: livecheck has no `unsafe`; panics,
+/// aborts, timeouts and memory blow-ups are the findings). Arguments: target names (default:
+/// all), `--secs N` per target (default 600), `--input FILE` to replay one input.
+pub fn fuzz(root: &Path, args: &[String]) -> Result<()> {
+    const TARGETS: [&str; 5] = ["frame", "wav", "pcm", "session", "evidence"];
+    let mut targets: Vec<&str> = Vec::new();
+    let mut secs = "600".to_string();
+    let mut input: Option<String> = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--secs" => {
+                secs = it
+                    .next()
+                    .cloned()
+                    .ok_or_else(|| Error::new("--secs needs a value"))?
+            }
+            "--input" => {
+                input = Some(
+                    it.next()
+                        .cloned()
+                        .ok_or_else(|| Error::new("--input needs a file"))?,
+                )
+            }
+            t if TARGETS.contains(&t) => targets.extend(TARGETS.iter().find(|x| **x == t)),
+            other => {
+                return Err(Error::new(format!(
+                    "unknown fuzz target or option `{other}` (targets: {})",
+                    TARGETS.join(", ")
+                )))
+            }
+        }
+    }
+    if targets.is_empty() {
+        targets = TARGETS.to_vec();
+    }
+    let installed = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_FUZZ)
+        });
+    if !installed {
+        run(cargo().args(["install", "cargo-fuzz", "--locked", "--version", CARGO_FUZZ]))?;
+    }
+    for target in targets {
+        let mut cmd = cargo_in(root);
+        // -O: debug assertions and overflow checks come from fuzz/Cargo.toml's profile.
+        cmd.args([
+            "fuzz",
+            "run",
+            "-O",
+            "--sanitizer",
+            "none",
+            "--fuzz-dir",
+            "fuzz",
+            target,
+        ]);
+        match &input {
+            Some(file) => {
+                cmd.arg(file);
+            }
+            None => {
+                cmd.arg(format!("fuzz/corpus/{target}")).args([
+                    "--".to_string(),
+                    format!("-max_total_time={secs}"),
+                    "-rss_limit_mb=4096".to_string(),
+                    "-timeout=60".to_string(),
+                    "-print_final_stats=1".to_string(),
+                ]);
+            }
+        }
+        println!("xtask: fuzzing {target}");
+        run(&mut cmd)?;
+    }
+    Ok(())
+}

@@ -177,6 +177,7 @@ fn reason_words(r: Reason, chinese: bool) -> &'static str {
         Reason::NoLipMotion => "嘴唇没有动",
         Reason::OutOfSync => "声音和口型不一致",
         Reason::FaceLost => "人脸离开画面",
+        Reason::RepeatedFrames => "画面静止或重复",
     }
 }
 

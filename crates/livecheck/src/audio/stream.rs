@@ -128,6 +128,7 @@ impl AudioBuffer {
             ));
         }
         check_rate(sample_rate)?;
+        crate::error::check_timestamp(timestamp_ms)?;
         if let Some(previous) = self.rate {
             if previous != sample_rate {
                 return Err(Error::SampleRateChanged {
@@ -153,7 +154,11 @@ impl AudioBuffer {
         } else {
             0
         };
-        let total = self.input_len + fill + len as u64;
+        // Saturating: a timestamp far in the future must fail as too long, not overflow.
+        let total = self
+            .input_len
+            .saturating_add(fill)
+            .saturating_add(len as u64);
         if total > MAX_SECONDS as u64 * rate {
             return Err(Error::AudioTooLong {
                 seconds: total as f64 / rate as f64,
@@ -167,8 +172,8 @@ impl AudioBuffer {
             .get_or_insert_with(|| Resampler::new(sample_rate, TARGET_RATE));
         if fill > 0 {
             self.gap_ms += (fill * 1000 / rate) as i64;
-            let zeros = vec![0.0; fill as usize];
-            self.samples.extend(resampler.process(&zeros));
+            // In bounded time and memory: a gap of minutes at 384 kHz is not allocated.
+            self.samples.extend(resampler.process_silence(fill));
         }
         let input: Vec<f32> = samples.collect();
         self.samples.extend(resampler.process(&input));
@@ -317,6 +322,16 @@ mod tests {
         ));
         assert!(matches!(
             b.push(&[0.0; 10], 16_000, 3_600_000),
+            Err(Error::AudioTooLong { .. })
+        ));
+        // A timestamp at the end of time: out of range; at the end of the range: too long,
+        // not an overflow (found by fuzzing).
+        assert!(matches!(
+            b.push(&[0.0; 10], 16_000, i64::MAX),
+            Err(Error::TimestampOutOfRange { .. })
+        ));
+        assert!(matches!(
+            b.push(&[0.0; 10], 16_000, 1 << 53),
             Err(Error::AudioTooLong { .. })
         ));
         b.finish().unwrap();

@@ -68,7 +68,15 @@ pub struct Observation {
     pub fit: Option<OvalFit>,
     /// The tracked face.
     pub face: Option<ObservedFace>,
+    /// The frame's [`FrameRef::fingerprint`], when the pixels were seen: consecutive equal
+    /// fingerprints are repeated frames.
+    pub fingerprint: Option<u64>,
 }
+
+/// Byte-identical consecutive frames an attempt tolerates: this many plus one in twenty of its
+/// frames (a camera never repeats a frame; a glitching host might, rarely). Above that the
+/// feed is frozen, looped or stretched: [`Reason::RepeatedFrames`].
+const REPEATED_FRAMES_ALLOWED: usize = 2;
 
 /// The tracked face as the state machine sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,6 +146,9 @@ pub struct Machine {
     first_t: Option<i64>,
     last_t: Option<i64>,
     last_face: Option<(ObservedFace, i64)>,
+    /// The previous frame's fingerprint and how many frames repeated the one before.
+    last_fingerprint: Option<u64>,
+    repeated: usize,
     digits: Option<String>,
     reading_frames: Vec<MouthSample>,
     speech: Vec<SpeechSegment>,
@@ -226,6 +237,8 @@ impl Machine {
             first_t: None,
             last_t: None,
             last_face: None,
+            last_fingerprint: None,
+            repeated: 0,
             digits,
             reading_frames: Vec::new(),
             speech: Vec::new(),
@@ -276,8 +289,10 @@ impl Machine {
         self.phase
     }
 
-    /// Checks that `t_ms` comes after the previous observation.
+    /// Checks that `t_ms` is in range ([`crate::error::MAX_TIMESTAMP_MS`]) and comes after the
+    /// previous observation.
     pub fn check_time(&self, t_ms: i64) -> Result<()> {
+        crate::error::check_timestamp(t_ms)?;
         match self.last_t {
             Some(previous) if t_ms <= previous => Err(Error::TimestampNotIncreasing {
                 previous,
@@ -298,6 +313,10 @@ impl Machine {
         }
         self.frames += 1;
         self.first_t.get_or_insert(t_ms);
+        if obs.fingerprint.is_some() && obs.fingerprint == self.last_fingerprint {
+            self.repeated += 1;
+        }
+        self.last_fingerprint = obs.fingerprint;
 
         if let (Some(id), Some(f)) = (self.track_id, &obs.face) {
             if f.track_id != id || self.jumped(f, t_ms) {
@@ -424,6 +443,9 @@ impl Machine {
             self.reasons.push(Reason::NotAligned);
         } else if !self.phase.is_done() && !reading_started {
             self.reasons.push(Reason::Incomplete);
+        }
+        if self.repeated > REPEATED_FRAMES_ALLOWED + self.frames / 20 {
+            self.reasons.push(Reason::RepeatedFrames);
         }
         self.end_actions();
         let reading = if reading_started {
@@ -631,6 +653,7 @@ mod tests {
                     signals: f(self.t),
                     colour: None,
                 }),
+                fingerprint: Some(self.t as u64),
             }
         }
     }
@@ -714,6 +737,52 @@ mod tests {
             steps.extend([step(class), step(class), step(0)]);
         }
         steps
+    }
+
+    /// A blink session in which every frame of the given period repeats the one before it
+    /// `hold` times (a stretched or slideshow feed); returns the verdict.
+    fn blink_session_holding(hold: u64) -> Verdict {
+        let mut m = machine(&[Blink]);
+        let mut s = Script {
+            t: 0,
+            track: 1,
+            x: 100.0,
+        };
+        for i in 0u64.. {
+            let mut o = s.obs(blink_at(1500));
+            o.fingerprint = Some(i / (hold + 1));
+            if m.step(&o).unwrap().phase.is_done() {
+                break;
+            }
+        }
+        m.finish().unwrap()
+    }
+
+    #[test]
+    fn repeated_frames_fail_the_attempt_beyond_a_small_allowance() {
+        // Every frame distinct: the blink passes.
+        let live = blink_session_holding(0);
+        assert!(live.passed, "{:?}", live.reasons);
+        // Every frame pushed twice (stretched) or held for nine (slideshow): rejected.
+        for hold in [1, 9] {
+            let v = blink_session_holding(hold);
+            assert!(!v.passed);
+            assert_eq!(v.reasons, vec![Reason::RepeatedFrames], "hold {hold}");
+        }
+        // Two repeats in an attempt are tolerated (a host glitch).
+        let mut m = machine(&[Blink]);
+        let mut s = Script {
+            t: 0,
+            track: 1,
+            x: 100.0,
+        };
+        for i in 0..60u64 {
+            let mut o = s.obs(blink_at(1500));
+            o.fingerprint = Some(if (10..13).contains(&i) { 0 } else { i + 1 });
+            m.step(&o).unwrap();
+        }
+        let v = m.finish().unwrap();
+        assert!(v.passed, "{:?}", v.reasons);
     }
 
     #[test]
@@ -904,6 +973,22 @@ mod tests {
             m.step(&o),
             Err(Error::TimestampNotIncreasing { .. })
         ));
+        // Beyond ±2^53 ms: refused, so no difference of timestamps can overflow (a fuzzed
+        // session jumping from i64::MIN to i64::MAX overflowed the duration).
+        for t in [i64::MAX, i64::MIN, (1 << 53) + 1] {
+            assert!(matches!(
+                m.step(&Observation { t_ms: t, ..o }),
+                Err(Error::TimestampOutOfRange { .. })
+            ));
+        }
+        let mut m = machine(&[Blink]);
+        m.step(&Observation {
+            t_ms: -(1 << 53),
+            ..o
+        })
+        .unwrap();
+        m.step(&Observation { t_ms: 1 << 53, ..o }).unwrap();
+        assert_eq!(m.finish().unwrap().duration_ms, 1 << 54);
         let bad = SessionConfig {
             action_timeout_ms: 0,
             ..SessionConfig::action()

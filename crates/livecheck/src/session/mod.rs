@@ -155,7 +155,9 @@ impl Session {
         self.machine.phase()
     }
 
-    /// Processes one camera frame taken at `t_ms` (caller's clock; must increase).
+    /// Processes one camera frame taken at `t_ms` (caller's clock; must increase). Push each
+    /// camera frame once: byte-identical consecutive frames beyond a small allowance fail the
+    /// attempt ([`crate::Reason::RepeatedFrames`]).
     pub fn push_frame(&mut self, frame: &FrameRef, t_ms: i64) -> Result<Feedback> {
         self.machine.check_time(t_ms)?;
         if let Some(fed) = self.fed.as_mut() {
@@ -168,6 +170,7 @@ impl Session {
                 prompt: Prompt::Done,
                 fit: None,
                 face: None,
+                fingerprint: None,
             };
             return self.machine.step(&obs);
         }
@@ -179,6 +182,7 @@ impl Session {
             prompt: report.quality.prompt,
             fit: report.quality.fit,
             face: face.map(|f| ObservedFace::from_frame(frame, f)),
+            fingerprint: Some(frame.fingerprint()),
         };
         let was_acting = matches!(self.machine.phase(), Phase::Action { .. });
         let feedback = self.machine.step(&obs)?;
