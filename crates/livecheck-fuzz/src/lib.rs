@@ -26,8 +26,11 @@ use livecheck::frame::{Border, Normalize};
 use livecheck::{AudioBuffer, FrameRef, PixelFormat, Roi, Rotation};
 use livecheck_ffi::{LivenessEngine, LivenessError, SessionOptions};
 
+/// A target's body: arbitrary bytes in, a panic on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (the cargo-fuzz target and corpus folder names).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("frame", frame),
     ("wav", wav),
     ("pcm", pcm),

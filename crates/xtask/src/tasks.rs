@@ -207,20 +207,6 @@ fn criterion_median_ns(estimates: &str) -> Option<f64> {
     serde_json::from_str::<serde_json::Value>(estimates).ok()?["median"]["point_estimate"].as_f64()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::criterion_median_ns;
-
-    #[test]
-    fn reads_the_median_of_a_criterion_estimate() {
-        let text = r#"{"mean":{"confidence_interval":{"lower_bound":1.0},"point_estimate":5.0},
-            "median":{"confidence_interval":{"confidence_level":0.95},"point_estimate":4200000.5,"standard_error":3.0}}"#;
-        assert_eq!(criterion_median_ns(text), Some(4_200_000.5));
-        assert_eq!(criterion_median_ns("{}"), None);
-        assert_eq!(criterion_median_ns("not json"), None);
-    }
-}
-
 /// The cargo-fuzz version `cargo xtask fuzz` installs when it is missing.
 const CARGO_FUZZ: &str = "0.13.2";
 
@@ -301,4 +287,18 @@ pub fn fuzz(root: &Path, args: &[String]) -> Result<()> {
         run(&mut cmd)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::criterion_median_ns;
+
+    #[test]
+    fn reads_the_median_of_a_criterion_estimate() {
+        let text = r#"{"mean":{"confidence_interval":{"lower_bound":1.0},"point_estimate":5.0},
+            "median":{"confidence_interval":{"confidence_level":0.95},"point_estimate":4200000.5,"standard_error":3.0}}"#;
+        assert_eq!(criterion_median_ns(text), Some(4_200_000.5));
+        assert_eq!(criterion_median_ns("{}"), None);
+        assert_eq!(criterion_median_ns("not json"), None);
+    }
 }
