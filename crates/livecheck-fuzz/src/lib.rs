@@ -38,15 +38,7 @@ pub const TARGETS: [(&str, Target); 5] = [
     ("evidence", evidence),
 ];
 
-const FORMATS: [PixelFormat; 7] = [
-    PixelFormat::Rgba8,
-    PixelFormat::Bgra8,
-    PixelFormat::Rgb8,
-    PixelFormat::Nv21,
-    PixelFormat::Nv12,
-    PixelFormat::I420,
-    PixelFormat::Gray8,
-];
+const FORMATS: [PixelFormat; 7] = PixelFormat::ALL;
 
 /// A frame side: usually small, sometimes zero, odd or absurd.
 fn side(u: &mut Unstructured) -> arbitrary::Result<u32> {

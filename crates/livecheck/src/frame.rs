@@ -37,6 +37,17 @@ pub enum PixelFormat {
 }
 
 impl PixelFormat {
+    /// Every format, in declaration order.
+    pub const ALL: [PixelFormat; 7] = [
+        PixelFormat::Rgba8,
+        PixelFormat::Bgra8,
+        PixelFormat::Rgb8,
+        PixelFormat::Nv21,
+        PixelFormat::Nv12,
+        PixelFormat::I420,
+        PixelFormat::Gray8,
+    ];
+
     /// Bytes per pixel in the first (or only) plane.
     pub fn bytes_per_pixel(self) -> usize {
         match self {

@@ -9,15 +9,7 @@ use livecheck::frame::{yuv_to_rgb, Border, Normalize};
 use livecheck::{FrameRef, PixelFormat, Roi, Rotation};
 use proptest::prelude::*;
 
-const FORMATS: [PixelFormat; 7] = [
-    PixelFormat::Rgba8,
-    PixelFormat::Bgra8,
-    PixelFormat::Rgb8,
-    PixelFormat::Nv21,
-    PixelFormat::Nv12,
-    PixelFormat::I420,
-    PixelFormat::Gray8,
-];
+const FORMATS: [PixelFormat; 7] = PixelFormat::ALL;
 
 /// Reference decoder: raw buffer -> packed RGB, written independently of `FrameRef`.
 fn decode(format: PixelFormat, data: &[u8], w: usize, h: usize, stride: usize) -> Vec<u8> {
