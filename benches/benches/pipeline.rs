@@ -3,7 +3,8 @@
 //! `cargo bench -p livecheck-benches --bench pipeline` (needs `cargo xtask models` and
 //! `../shared/data`). Groups:
 //! - `stage/*`: detector (letterbox + inference + decoding), mesh (crop + inference), both eyes,
-//!   NV21 → model-tensor crop;
+//!   NV21 → model-tensor crop; the face embedding (aligned crop + MobileFaceNet, as a session
+//!   takes one every 700 ms) and enrolling a photo (detector, mesh twice, embedding);
 //! - `tracked/*`: `Analyzer::push_frame` on a tracked face (re-detection every 500 ms of frame
 //!   time, as in a session);
 //! - `model_only/*`: tract inference alone on the stored reference inputs, the side-by-side
@@ -78,6 +79,12 @@ fn stages(c: &mut Criterion) {
             )
         })
     });
+    if let Some(embedder) = engine.embedder() {
+        g.bench_function("embed", |b| {
+            b.iter(|| embedder.embed(&view, &mesh).unwrap())
+        });
+        g.bench_function("enrol", |b| b.iter(|| engine.enrol(&view).unwrap()));
+    }
     g.finish();
 
     let mut g = c.benchmark_group("tracked");

@@ -145,6 +145,27 @@ class Sessions(unittest.TestCase):
             with self.assertRaises(lc.LivenessError.Other):
                 lc.verify_evidence(*bad)
 
+    def test_a_registered_photo_is_matched_one_to_one(self):
+        clip = require(DATA / "focus_blink/h264/mahie_test_1.mp4", "media")
+        w, h, fps, frames = rgb24(clip)
+        # The "registered photo": a frame of the same recording, as PNG.
+        own = subprocess.run(
+            ["ffmpeg", "-v", "error", "-ss", "5", "-i", str(clip), "-frames:v", "1",
+             "-f", "image2pipe", "-c:v", "png", "-"], check=True, capture_output=True).stdout
+        other = require(DATA / "face_recognition/obama.jpg", "media").read_bytes()
+        for reference, matched in ((own, True), (other, False)):
+            s = engine().new_session(lc.SessionOptions(
+                actions=[ActionKind.BLINK], reference_photo=reference))
+            run_clip(s, w, h, fps, frames, PixelFormat.RGB8)
+            v = s.finish()
+            self.assertIsNotNone(v.face_match)
+            self.assertEqual(v.face_match.matched, matched, v.face_match)
+            self.assertEqual(v.passed, matched, v)
+            self.assertEqual("not_the_person" in v.reason_codes, not matched)
+            self.assertGreaterEqual(v.continuity.checks, 1)
+        with self.assertRaises(lc.LivenessError.InvalidPhoto):
+            engine().new_session(lc.SessionOptions(reference_photo=b"not a photo"))
+
     def test_a_short_selfie_clip_does_not_pass(self):
         clip = require(DATA / "pyfeat/h264/single_face.mp4", "media")
         s = engine().new_session(lc.SessionOptions(seed=7))

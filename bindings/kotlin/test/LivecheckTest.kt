@@ -157,6 +157,28 @@ fun main() {
         expectThrows<LivenessException.SessionFinished> { s.finish() }
     }
 
+    test("a registered photo is matched 1:1 (the held-up astronaut against her photo and Obama's)") {
+        val obama = File(data, "face_recognition/obama.jpg")
+        for ((reference, matched) in listOf(photo to true, obama to false)) {
+            val s = engine.newSession(
+                SessionOptions(
+                    actions = listOf(ActionKind.BLINK), actionTimeoutMs = 1000L,
+                    referencePhoto = reference.readBytes(),
+                ),
+            )
+            for (i in 0 until 60) {
+                if (s.pushFrame(rgb, w.toUInt(), h.toUInt(), 0u, PixelFormat.RGB8, 0u, false, i * 33L).done) break
+            }
+            val v = s.finish()
+            val m = v.faceMatch ?: throw AssertionError("no face match")
+            check(m.matched == matched) { "match $m for ${reference.name}" }
+            check(v.reasonCodes.contains("not_the_person") == !matched) { "codes ${v.reasonCodes}" }
+        }
+        expectThrows<LivenessException.InvalidPhoto> {
+            engine.newSession(SessionOptions(referencePhoto = "not a photo".toByteArray()))
+        }
+    }
+
     test("config and model errors") {
         expectThrows<LivenessException.InvalidConfig> {
             engine.newSession(SessionOptions(actionTimeoutMs = 0L))

@@ -2,7 +2,8 @@
 //!
 //! `--mode action` (default) asks for actions; `--mode digits` checks a recording of someone
 //! reading digits: the video's frames plus the WAV given after it (or the video's own audio
-//! track), both starting at 0 ms.
+//! track), both starting at 0 ms. `--reference PHOTO` adds the 1:1 match with a registered
+//! photo (`"match"` in the verdict, `not_the_person` when it fails).
 
 use livecheck::SessionConfig;
 use livecheck_cli::json::{challenge_json, parse_actions, verdict_json};
@@ -61,6 +62,13 @@ pub fn run(args: &Args) -> Result<(), String> {
         );
     }
     let engine = args.engine()?;
+    if let Some(path) = args.get("reference") {
+        let photo = std::fs::read(path).map_err(|e| format!("--reference {path}: {e}"))?;
+        let reference = engine
+            .enrol_image(&photo)
+            .map_err(|e| format!("--reference {path}: {e}"))?;
+        config = config.with_reference(reference);
+    }
     let mut session = engine.session(config).map_err(|e| e.to_string())?;
     let challenge = challenge_json(&session);
     if digits {

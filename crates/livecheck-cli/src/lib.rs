@@ -65,6 +65,12 @@ pub mod json {
             "best_frame_score": v.best_frame.as_ref().map(|b| r3(b.score)),
             "frames": v.frames,
             "duration_ms": v.duration_ms,
+            "identity_checks": v.continuity.map(|c| c.checks),
+            "identity_min_similarity": v.continuity.map(|c| r3(c.min_similarity)),
+            "match": v.face_match.map(|m| json!({
+                "similarity": r3(m.similarity),
+                "matched": m.matched,
+            })),
             "evidence": v.evidence.as_ref().map(|e| json!({
                 "scheme": e.scheme.code(),
                 "payload": e.payload,

@@ -3,7 +3,7 @@
 //! ```text
 //! livecheck analyse <video|image> [--json]
 //! livecheck events  <video> [--json]
-//! livecheck check   --mode action [--actions blink,nod] [--seed N] [--best-frame OUT.jpg] <video> [--json]
+//! livecheck check   --mode action [--actions blink,nod] [--seed N] [--best-frame OUT.jpg] [--reference PHOTO] <video> [--json]
 //! livecheck check   --mode digits [--digits 4829] [--lang en|zh|auto] [--seed N] <video> [<wav>] [--json]
 //! livecheck digits  <wav> [--lang en|zh|auto] [--json]
 //! livecheck sync    <video> [<wav>] [--json]
@@ -36,7 +36,8 @@ const USAGE: &str = "usage:
   livecheck sync    <video> [<wav>] [--json]
   livecheck verify  --key-file K [--scheme ed25519|hmac-sha256|sm2] [--nonce N] <verdict.json>
 options for all: --models DIR
-check also takes --nonce N --key-file K [--scheme S]: signed evidence in the verdict";
+check also takes --nonce N --key-file K [--scheme S]: signed evidence in the verdict,
+and --reference PHOTO: a 1:1 match of the face with a registered photo";
 
 /// Parsed command line: positional arguments, boolean flags and `--key value` options.
 pub struct Args {
@@ -48,7 +49,7 @@ pub struct Args {
 }
 
 /// Options that take a value.
-const VALUED: [&str; 10] = [
+const VALUED: [&str; 11] = [
     "--models",
     "--mode",
     "--actions",
@@ -59,6 +60,7 @@ const VALUED: [&str; 10] = [
     "--nonce",
     "--key-file",
     "--scheme",
+    "--reference",
 ];
 
 impl Args {

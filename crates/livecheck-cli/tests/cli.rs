@@ -90,6 +90,42 @@ fn check_prints_one_verdict_and_seeds_are_reproducible() {
 }
 
 #[test]
+fn check_with_a_reference_photo_reports_the_one_to_one_match() {
+    let (Some(clip), Some(obama)) = (
+        data("focus_blink/h264/mahie_test_1.mp4"),
+        data("face_recognition/obama.jpg"),
+    ) else {
+        return;
+    };
+    let clip = clip.to_str().unwrap();
+    let check = |reference: &str| {
+        let args = [
+            "check",
+            "--actions",
+            "blink",
+            "--reference",
+            reference,
+            clip,
+            "--json",
+        ];
+        let (code, lines, err) = livecheck(&args);
+        assert_eq!(code, 0, "{err}");
+        lines[0].clone()
+    };
+    // Someone else's photo: the live blink passes, the match does not.
+    let v = check(obama.to_str().unwrap());
+    assert_eq!(v["passed"], false, "{v}");
+    assert_eq!(v["reasons"], serde_json::json!(["not_the_person"]), "{v}");
+    assert_eq!(v["match"]["matched"], false, "{v}");
+    assert!(v["match"]["similarity"].as_f64().unwrap() < 0.45, "{v}");
+    assert!(v["identity_checks"].as_u64().unwrap() >= 1, "{v}");
+    // A path that is no photo is refused with a message and exit code 2.
+    let (code, _, err) = livecheck(&["check", "--reference", env!("CARGO_MANIFEST_DIR"), clip]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--reference"), "{err}");
+}
+
+#[test]
 fn bad_arguments_exit_2_with_a_message() {
     let (code, _, err) = livecheck(&["check", "--actions", "wink", "x.mp4"]);
     assert_eq!(code, 2);

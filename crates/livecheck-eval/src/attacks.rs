@@ -33,7 +33,7 @@ const STILLS: [&str; 4] = [
 const GRID_OTHERS: [&str; 5] = ["bbaf2n", "id2_vcd_swwp2s", "lbax4n", "lbbc2a", "lrwp9a"];
 /// The left edge of the 220x240 crop (from y = 48) that puts each GRID face in the oval (the
 /// 360x288 originals show it small and off-centre; as `crates/livecheck/tests/reading.rs`).
-const GRID_CROP_X: [(&str, u32); 6] = [
+pub(crate) const GRID_CROP_X: [(&str, u32); 6] = [
     ("bbaf2n", 43),
     ("brbk7n", 62),
     ("lbax4n", 77),
@@ -43,7 +43,7 @@ const GRID_CROP_X: [(&str, u32); 6] = [
 ];
 
 /// A GRID clip's frames, cropped so that the face sits in the oval.
-fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, String> {
+pub(crate) fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, String> {
     let x = GRID_CROP_X.iter().find(|g| g.0 == name).map_or(0, |g| g.1) as usize;
     let (y, w, h) = (48usize, 220usize, 240usize);
     clip_frames(&data.join(format!("grid_lipnet/h264/{name}.mp4")))?

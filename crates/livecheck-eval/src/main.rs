@@ -1,11 +1,13 @@
 //! `livecheck-eval`: measures the detectors and whole sessions on the annotated real media in
 //! `../shared/data` and prints a Markdown table plus one JSON document (run it through
-//! `cargo xtask eval actions`, `cargo xtask eval digits` or `cargo xtask eval attacks`).
+//! `cargo xtask eval actions`, `cargo xtask eval digits`, `cargo xtask eval attacks` or
+//! `cargo xtask eval identity`).
 
 mod actions;
 mod attacks;
 mod blinks;
 mod digits;
+mod identity;
 mod media;
 mod npy;
 mod sheet;
@@ -13,7 +15,7 @@ mod sheet;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: livecheck-eval actions|digits|attacks [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
+const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
@@ -131,6 +133,7 @@ fn main() -> ExitCode {
         "actions" => actions::run(&opts),
         "digits" => digits::run(&opts),
         "attacks" => attacks::run(&opts),
+        "identity" => identity::run(&opts),
         other => Err(format!("unknown evaluation {other}\n{USAGE}")),
     });
     match result {

@@ -25,6 +25,9 @@ pub enum LivenessError {
     /// A session option is out of range.
     #[error("{0}")]
     InvalidConfig(String),
+    /// The reference photo of a 1:1 match cannot be decoded or holds no face.
+    #[error("{0}")]
+    InvalidPhoto(String),
     /// A model file is missing or a model is unusable.
     #[error("{0}")]
     Model(String),
@@ -62,6 +65,7 @@ impl From<livecheck::Error> for LivenessError {
             E::TimestampNotIncreasing { .. } => LivenessError::TimestampNotIncreasing(message),
             E::TimestampOutOfRange { .. } => LivenessError::TimestampOutOfRange(message),
             E::InvalidConfig(_) => LivenessError::InvalidConfig(message),
+            E::NoFaceInPhoto | E::BadImage(_) => LivenessError::InvalidPhoto(message),
             E::ModelMissing { .. } | E::BadModel { .. } | E::ModelNotLoaded { .. } => {
                 LivenessError::Model(message)
             }

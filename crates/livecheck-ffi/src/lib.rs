@@ -56,14 +56,16 @@ impl LivenessEngine {
 
     /// Loads the models from their ONNX bytes (hosts that ship models as app assets): the
     /// BlazeFace short-range detector, the face mesh, the iris model and optionally the
-    /// Silero VAD and the digit recogniser's three models (both needed by the digits challenge).
-    #[uniffi::constructor]
+    /// Silero VAD and the digit recogniser's three models (both needed by the digits challenge)
+    /// and the face embedder (continuity by identity and the 1:1 match with a reference photo).
+    #[uniffi::constructor(default(embedder = None))]
     pub fn from_bytes(
         detector: &[u8],
         mesh: &[u8],
         iris: &[u8],
         vad: Option<Vec<u8>>,
         digits: Option<livecheck::audio::DigitModelBytes>,
+        embedder: Option<Vec<u8>>,
     ) -> Result<Arc<Self>> {
         guard(|| {
             let models = ModelSet {
@@ -72,6 +74,7 @@ impl LivenessEngine {
                 iris: iris.to_vec(),
                 vad,
                 digits,
+                embedder,
             };
             Ok(Arc::new(LivenessEngine {
                 engine: Engine::load(&models)?,
@@ -79,10 +82,15 @@ impl LivenessEngine {
         })
     }
 
-    /// Starts one attempt with `options`: draws the challenge from `options.seed`.
+    /// Starts one attempt with `options`: draws the challenge from `options.seed`. With
+    /// `options.reference_photo` the photo's face is embedded here (about one model run).
     pub fn new_session(&self, options: SessionOptions) -> Result<Arc<LivenessSession>> {
         guard(|| {
-            let session = self.engine.session(options.to_config())?;
+            let mut config = options.to_config();
+            if let Some(photo) = &options.reference_photo {
+                config = config.with_reference(self.engine.enrol_image(photo)?);
+            }
+            let session = self.engine.session(config)?;
             Ok(Arc::new(LivenessSession {
                 challenge: session.challenge().to_vec(),
                 digits: session.digits().map(str::to_string),

@@ -2,12 +2,15 @@
 //! fields, display strings for prompts and reasons), each converted from the core type in one
 //! `From` impl. Everything else (`ActionKind`, `Prompt`, `Reason`, `PixelFormat`, `Event`,
 //! `ActionResult`, `BestFrame`, `BBox`, `OvalFit`, `Language`, `Reading`, `DigitSegment`,
-//! `SpeechSegment`, `SyncResult`, `Scheme`, `SignedEvidence`) is the core's own type, derived
-//! behind its `uniffi` feature.
+//! `SpeechSegment`, `SyncResult`, `Scheme`, `SignedEvidence`, `Continuity`, `FaceMatch`) is the
+//! core's own type, derived behind its `uniffi` feature.
 
 use livecheck::evidence::{Scheme, SignedEvidence};
 use livecheck::vision::detector::BBox;
-use livecheck::{ActionKind, ActionResult, BestFrame, Language, OvalFit, Prompt, Reading, Reason};
+use livecheck::{
+    ActionKind, ActionResult, BestFrame, Continuity, FaceMatch, Language, OvalFit, Prompt, Reading,
+    Reason,
+};
 
 /// Where the attempt is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -105,6 +108,10 @@ pub struct Verdict {
     /// The signed record of the attempt for the server (when the options carry
     /// `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
     pub evidence: Option<SignedEvidence>,
+    /// The identity checks within the attempt (with the face-embedding model loaded).
+    pub continuity: Option<Continuity>,
+    /// The 1:1 match with `SessionOptions.reference_photo`, when one was given.
+    pub face_match: Option<FaceMatch>,
 }
 
 impl From<livecheck::Verdict> for Verdict {
@@ -119,6 +126,8 @@ impl From<livecheck::Verdict> for Verdict {
             duration_ms: v.duration_ms,
             best_frame: v.best_frame,
             evidence: v.evidence,
+            continuity: v.continuity,
+            face_match: v.face_match,
         }
     }
 }
@@ -154,6 +163,11 @@ pub struct SessionOptions {
     /// How to sign. None: Ed25519.
     #[uniffi(default = None)]
     pub evidence_scheme: Option<Scheme>,
+    /// The registered photo (JPEG, PNG or PNM bytes) to match the attempt's face against 1:1
+    /// (needs the face embedder; the verdict then carries `face_match`, and fails with
+    /// `not_the_person` when the faces differ).
+    #[uniffi(default = None)]
+    pub reference_photo: Option<Vec<u8>>,
 }
 
 impl SessionOptions {

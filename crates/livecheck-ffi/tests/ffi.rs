@@ -183,6 +183,48 @@ fn a_still_photo_times_out_and_a_session_finishes_once() {
 }
 
 #[test]
+fn a_reference_photo_is_matched_one_to_one() {
+    let (Some(engine), Some((w, h, rgb))) = (engine(), photo()) else {
+        return;
+    };
+    let data = std::env::var_os("LIVECHECK_DATA")
+        .map_or_else(|| root().join("../shared/data"), PathBuf::from);
+    let read = |rel: &str| std::fs::read(data.join(rel)).expect("photo readable");
+    let session = |reference: Vec<u8>| {
+        engine.new_session(SessionOptions {
+            actions: vec![ActionKind::Blink],
+            action_timeout_ms: Some(1000),
+            reference_photo: Some(reference),
+            ..Default::default()
+        })
+    };
+    // The astronaut's photo held up to the camera, matched against that photo and another.
+    for (reference, matched) in [
+        (read("skimage/astronaut.png"), true),
+        (read("face_recognition/obama.jpg"), false),
+    ] {
+        let s = session(reference).unwrap();
+        for i in 0..60 {
+            if s.push_frame(&rgb, w, h, 0, PixelFormat::Rgb8, 0, false, i * 33)
+                .unwrap()
+                .done
+            {
+                break;
+            }
+        }
+        let v = s.finish().unwrap();
+        let m = v.face_match.expect("a reference was given");
+        assert_eq!(m.matched, matched, "{m:?}");
+        assert_eq!(v.reason_codes.contains(&"not_the_person".into()), !matched);
+        assert!(v.continuity.is_some_and(|c| c.checks >= 1), "{v:?}");
+    }
+    for bad in [b"not an image".to_vec(), vec![]] {
+        let e = session(bad).unwrap_err();
+        assert!(matches!(&e, LivenessError::InvalidPhoto(_)), "{e:?}");
+    }
+}
+
+#[test]
 fn bad_buffers_and_options_are_typed_errors() {
     let Some(engine) = engine() else { return };
     let s = engine.new_session(SessionOptions::default()).unwrap();
@@ -230,7 +272,7 @@ fn bad_buffers_and_options_are_typed_errors() {
         "{e:?}"
     );
     assert!(matches!(
-        LivenessEngine::from_bytes(b"nope", b"", b"", None, None),
+        LivenessEngine::from_bytes(b"nope", b"", b"", None, None, None),
         Err(LivenessError::Model(_))
     ));
 }
@@ -246,6 +288,7 @@ fn an_engine_from_bytes_and_threads_sharing_one_engine() {
         &read(files::DETECTOR),
         &read(files::MESH),
         &read(files::IRIS),
+        None,
         None,
         None,
     )

@@ -274,6 +274,8 @@ pub fn evidence(data: &[u8]) {
                 duration_ms: t,
                 best_frame: None,
                 evidence: None,
+                continuity: None,
+                face_match: None,
             };
             let models = [("m.onnx".to_string(), plan.clone())].into();
             let record = Evidence::new(&nonce, &plan, &verdict, &fed, &models);
@@ -580,6 +582,11 @@ fn session_inner(engine: &LivenessEngine, u: &mut Unstructured) -> arbitrary::Re
         evidence_scheme: u
             .arbitrary::<Option<u8>>()?
             .map(|s| [Scheme::Ed25519, Scheme::HmacSha256, Scheme::Sm2][s as usize % 3]),
+        reference_photo: if u.ratio(1u8, 8)? {
+            Some(u.arbitrary()?)
+        } else {
+            None
+        },
     };
     let Some(session) = check_ffi(engine.new_session(options)) else {
         return Ok(());

@@ -115,6 +115,12 @@ pub enum Error {
     /// Encoding the best frame as JPEG failed.
     #[error("encoding the best frame failed: {0}")]
     Encode(String),
+    /// The reference photo of a 1:1 match holds no face the models can find.
+    #[error("no face found in the photo (it needs one frontal face, eyes and mouth visible)")]
+    NoFaceInPhoto,
+    /// The reference photo's bytes are not an image livecheck can decode.
+    #[error("not a readable image (JPEG, PNG or PNM): {0}")]
+    BadImage(String),
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),

@@ -35,6 +35,8 @@
 //!     duration_ms: 0,
 //!     best_frame: None,
 //!     evidence: None,
+//!     continuity: None,
+//!     face_match: None,
 //! };
 //! let models = [("face_landmark.onnx".to_string(), "ab12…".to_string())].into();
 //! let record = Evidence::new(b"server-nonce", "actions:blink,nod", &verdict, &fed, &models);
@@ -694,6 +696,8 @@ mod tests {
                 score: 0.5,
             }),
             evidence: None,
+            continuity: None,
+            face_match: None,
         }
     }
 

@@ -44,11 +44,12 @@ pub use frame::{FrameRef, OwnedFrame, PixelFormat, Roi, Rotation};
 pub use models::ModelSet;
 pub use quality::{Prompt, Quality, QualityConfig};
 pub use reading::{DigitsConfig, Language, Reading};
-pub use session::{Feedback, Phase, Session, SessionConfig};
+pub use session::{Feedback, IdentityConfig, Phase, Session, SessionConfig};
 pub use signals::{ActionKind, Event};
 pub use sync::{SyncConfig, SyncResult};
-pub use verdict::{ActionResult, BestFrame, Reason, Verdict};
+pub use verdict::{ActionResult, BestFrame, Continuity, FaceMatch, Reason, Verdict};
 pub use vision::geometry::{HeadPose, Oval, OvalFit};
+pub use vision::identity::{Embedding, FaceEmbedder};
 pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
 
 /// The loaded models, optimised and runnable. Load once; cheap to clone and share between
@@ -58,6 +59,7 @@ pub struct Engine {
     vision: vision::VisionModels,
     vad: Option<audio::VadModel>,
     digits: Option<audio::DigitModel>,
+    embedder: Option<FaceEmbedder>,
     model_sha256: std::sync::Arc<std::collections::BTreeMap<String, String>>,
 }
 
@@ -78,7 +80,55 @@ impl Engine {
                 .as_ref()
                 .map(audio::DigitModel::load)
                 .transpose()?,
+            embedder: models
+                .embedder
+                .as_deref()
+                .map(FaceEmbedder::load)
+                .transpose()?,
         })
+    }
+
+    /// The face-embedding model, when the [`ModelSet`] had one.
+    pub fn embedder(&self) -> Option<&FaceEmbedder> {
+        self.embedder.as_ref()
+    }
+
+    /// The embedding of the largest face in a still photo (the registered photo of a 1:1
+    /// match, [`SessionConfig::with_reference`]): detector, mesh refined on its own crop,
+    /// 5-point alignment, embedding.
+    pub fn enrol(&self, photo: &FrameRef) -> Result<Embedding> {
+        let embedder = self.embedder.as_ref().ok_or(Error::ModelNotLoaded {
+            name: models::files::EMBEDDER,
+        })?;
+        let detections = self.vision.detector.detect(photo)?;
+        let best = detections
+            .iter()
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+            .ok_or(Error::NoFaceInPhoto)?;
+        let landmarker = &self.vision.landmarker;
+        let first = landmarker.mesh(photo, &best.mesh_roi())?;
+        let mesh = landmarker.mesh(photo, &first.next_roi())?;
+        if mesh.presence < TrackerConfig::default().min_presence {
+            return Err(Error::NoFaceInPhoto);
+        }
+        embedder.embed(photo, &mesh)
+    }
+
+    /// As [`Engine::enrol`], for an encoded photo (JPEG, PNG or PNM bytes; at most
+    /// [`frame::MAX_SIDE`] pixels a side and 256 MiB decoded).
+    pub fn enrol_image(&self, encoded: &[u8]) -> Result<Embedding> {
+        let bad = |e: image::ImageError| Error::BadImage(e.to_string());
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(encoded))
+            .with_guessed_format()
+            .map_err(|e| Error::BadImage(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(frame::MAX_SIDE);
+        limits.max_image_height = Some(frame::MAX_SIDE);
+        limits.max_alloc = Some(256 << 20);
+        reader.limits(limits);
+        let rgb = reader.decode().map_err(bad)?.to_rgb8();
+        let (w, h) = rgb.dimensions();
+        self.enrol(&FrameRef::packed(rgb.as_raw(), w, h, PixelFormat::Rgb8)?)
     }
 
     /// The vision models (detector, mesh, iris).

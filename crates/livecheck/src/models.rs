@@ -27,6 +27,8 @@ pub mod files {
     pub const WHISPER_ENCODER: &str = "whisper_encoder_base_6s.onnx";
     /// Whisper base's decoder cut to the digit verifier's tokens (built by `cargo xtask models`).
     pub const WHISPER_DECODER: &str = "whisper_decoder_base_digits.onnx";
+    /// MobileFaceNet face embedding, batch 1 (built by `cargo xtask models`).
+    pub const EMBEDDER: &str = "mobilefacenet.onnx";
 }
 
 /// The raw bytes of every model livecheck runs.
@@ -42,6 +44,8 @@ pub struct ModelSet {
     pub vad: Option<Vec<u8>>,
     /// The digit recogniser's three models (optional: only the digits challenge needs them).
     pub digits: Option<crate::audio::DigitModelBytes>,
+    /// Face-embedding ONNX bytes (optional: continuity by identity and the 1:1 match need it).
+    pub embedder: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ModelSet {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for ModelSet {
             .field("iris_bytes", &self.iris.len())
             .field("vad_bytes", &self.vad.as_ref().map(Vec::len))
             .field("digits", &self.digits)
+            .field("embedder_bytes", &self.embedder.as_ref().map(Vec::len))
             .finish()
     }
 }
@@ -67,6 +72,9 @@ impl ModelSet {
         ];
         if let Some(vad) = &self.vad {
             named.push((files::VAD, vad));
+        }
+        if let Some(e) = &self.embedder {
+            named.push((files::EMBEDDER, e));
         }
         if let Some(d) = &self.digits {
             named.push((files::WHISPER_ENCODER, &d.encoder));
@@ -84,8 +92,9 @@ impl ModelSet {
             .collect()
     }
 
-    /// Reads every model from `dir` (file names in [`files`]); the VAD only if its file exists,
-    /// the digit recogniser's three files only if the head (`digits.onnx`) exists.
+    /// Reads every model from `dir` (file names in [`files`]); the VAD and the face embedder
+    /// only if their files exist, the digit recogniser's three files only if the head
+    /// (`digits.onnx`) exists.
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
         let optional = |name: &str| {
@@ -109,6 +118,7 @@ impl ModelSet {
                 }),
                 None => None,
             },
+            embedder: optional(files::EMBEDDER)?,
         })
     }
 }

@@ -7,8 +7,8 @@
 pub enum Reason {
     /// The face never held still in the oval long enough to start.
     NotAligned,
-    /// The tracked face was lost and a face came back, or the track jumped: it may not be the
-    /// same person.
+    /// The tracked face was lost and a face came back, the track jumped, or the face's
+    /// embedding no longer matches the face at alignment: it may not be the same person.
     FaceChanged,
     /// An action was not seen before its timeout.
     ActionTimeout,
@@ -27,6 +27,8 @@ pub enum Reason {
     /// Consecutive frames were byte-identical more often than a camera allows: a frozen,
     /// looped, stretched or slideshow video feed.
     RepeatedFrames,
+    /// The face does not match the registered photo (1:1 match).
+    NotThePerson,
 }
 
 impl Reason {
@@ -43,6 +45,7 @@ impl Reason {
             Reason::OutOfSync => "out_of_sync",
             Reason::FaceLost => "face_lost",
             Reason::RepeatedFrames => "repeated_frames",
+            Reason::NotThePerson => "not_the_person",
         }
     }
 }

@@ -35,6 +35,27 @@ pub struct BestFrame {
     pub score: f32,
 }
 
+/// The identity checks within the attempt: the tracked face compared with the face at
+/// alignment ([`crate::vision::identity`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct Continuity {
+    /// Embeddings compared with the one taken at alignment.
+    pub checks: u32,
+    /// The lowest cosine similarity among them.
+    pub min_similarity: f32,
+}
+
+/// The 1:1 comparison of the attempt's face with the registered photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
+pub struct FaceMatch {
+    /// Cosine similarity of the attempt's face (the mean of its embeddings) to the reference.
+    pub similarity: f32,
+    /// Whether it reaches [`crate::session::IdentityConfig::match_threshold`].
+    pub matched: bool,
+}
+
 /// The verdict of one attempt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
@@ -56,4 +77,10 @@ pub struct Verdict {
     /// The signed record of the attempt for the server, when the session was configured with
     /// [`crate::SessionConfig::with_evidence`].
     pub evidence: Option<crate::evidence::SignedEvidence>,
+    /// The identity checks within the attempt (`None` without the face-embedding model, or
+    /// when the attempt never got past alignment).
+    pub continuity: Option<Continuity>,
+    /// The 1:1 match with the registered face, when the session had one
+    /// ([`crate::SessionConfig::with_reference`]).
+    pub face_match: Option<FaceMatch>,
 }

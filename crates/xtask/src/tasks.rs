@@ -135,7 +135,7 @@ pub fn demo(root: &Path, args: &[String]) -> Result<()> {
 pub fn eval(root: &Path, args: &[String]) -> Result<()> {
     if args.is_empty() {
         return Err(Error::new(
-            "usage: cargo xtask eval actions|digits|attacks [--only SET] [--json OUT.json]",
+            "usage: cargo xtask eval actions|digits|attacks|identity [--only SET] [--json OUT.json]",
         ));
     }
     run(cargo()

@@ -178,6 +178,7 @@ fn reason_words(r: Reason, chinese: bool) -> &'static str {
         Reason::OutOfSync => "声音和口型不一致",
         Reason::FaceLost => "人脸离开画面",
         Reason::RepeatedFrames => "画面静止或重复",
+        Reason::NotThePerson => "不是本人",
     }
 }
 

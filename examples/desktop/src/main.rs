@@ -39,7 +39,8 @@ use crate::text::Text;
 const USAGE: &str =
     "usage: livecheck-desktop [--video FILE | --webcam N | --replay DIR] [--mode action|digits]
        [--actions blink,nod,shake,mouth] [--digits 4829] [--audio WAV] [--seed N] [--lang zh|en]
-       [--headless] [--record DIR] [--screenshots DIR] [--fast] [--hold-ms N] [--models DIR]";
+       [--reference PHOTO] [--headless] [--record DIR] [--screenshots DIR] [--fast] [--hold-ms N]
+       [--models DIR]";
 
 /// The embedded default clip (relative to the repository root).
 const DEFAULT_CLIP: &str = "fixtures/clips/grid_brbk7n.mp4";
@@ -115,6 +116,7 @@ fn settings(args: &Args, replay: Option<&serde_json::Value>) -> Result<serde_jso
         "digits": digits,
         "seed": seed,
         "lang": lang,
+        "reference": args.get("reference"),
     }))
 }
 
@@ -264,7 +266,15 @@ fn run(args: &Args) -> Result<(), String> {
     };
     let run = settings(args, replay.as_ref().map(|r| &r.run))?;
     let engine = engine(args)?;
-    let mut session: Session = engine.session(config(&run)?).map_err(|e| e.to_string())?;
+    let mut plan = config(&run)?;
+    if let Some(path) = run["reference"].as_str() {
+        let photo = std::fs::read(path).map_err(|e| format!("--reference {path}: {e}"))?;
+        let face = engine
+            .enrol_image(&photo)
+            .map_err(|e| format!("--reference {path}: {e}"))?;
+        plan = plan.with_reference(face);
+    }
+    let mut session: Session = engine.session(plan).map_err(|e| e.to_string())?;
     let challenge = challenge_json(&session);
     let video = args
         .get("video")

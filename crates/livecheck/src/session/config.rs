@@ -5,7 +5,42 @@ use crate::error::{Error, Result};
 use crate::evidence::{EvidenceKey, Scheme};
 use crate::reading::{DigitsConfig, Language};
 use crate::signals::ActionKind;
+use crate::vision::identity::Embedding;
 use crate::AnalyzerConfig;
+
+/// Identity checks of an attempt. They need the face-embedding model in the engine; without
+/// it continuity rests on the track, jump and colour checks alone, and a reference is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityConfig {
+    /// Cosine similarity to the face embedded at alignment below which the face counts as
+    /// changed ([`crate::Reason::FaceChanged`]).
+    pub continuity_threshold: f32,
+    /// After alignment, embed the tracked face again once this much caller time has passed
+    /// (and on the frame an action passes), ms.
+    pub interval_ms: i64,
+    /// Largest |yaw| and |pitch| (degrees) of a face worth embedding (turned faces are skipped,
+    /// not judged).
+    pub max_angle: f32,
+    /// The registered face for the 1:1 match ([`SessionConfig::with_reference`]).
+    pub reference: Option<Embedding>,
+    /// Cosine similarity to the reference at or above which the attempt's face is the
+    /// registered person ([`crate::Reason::NotThePerson`] below it).
+    pub match_threshold: f32,
+}
+
+impl Default for IdentityConfig {
+    /// Thresholds chosen on the real faces in `../shared/data` (`cargo xtask eval identity`,
+    /// README "Identity").
+    fn default() -> Self {
+        IdentityConfig {
+            continuity_threshold: 0.5,
+            interval_ms: 700,
+            max_angle: 20.0,
+            reference: None,
+            match_threshold: 0.45,
+        }
+    }
+}
 
 /// Settings of one attempt.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +67,8 @@ pub struct SessionConfig {
     /// Sign the attempt's evidence with this nonce and key ([`crate::evidence`]); `None`: no
     /// evidence.
     pub evidence: Option<EvidenceKey>,
+    /// Continuity by face embedding and the optional 1:1 match.
+    pub identity: IdentityConfig,
 }
 
 impl SessionConfig {
@@ -48,6 +85,7 @@ impl SessionConfig {
             analyzer: AnalyzerConfig::default(),
             digits: None,
             evidence: None,
+            identity: IdentityConfig::default(),
         }
     }
 
@@ -87,6 +125,14 @@ impl SessionConfig {
         self
     }
 
+    /// The same settings with a registered face to match 1:1 (from the registered photo:
+    /// [`crate::Engine::enrol_image`]). The verdict then carries [`crate::Verdict::face_match`]
+    /// and fails with [`crate::Reason::NotThePerson`] when the faces differ.
+    pub fn with_reference(mut self, reference: Embedding) -> Self {
+        self.identity.reference = Some(reference);
+        self
+    }
+
     /// The same settings with another challenge seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -111,6 +157,18 @@ impl SessionConfig {
             return Err(Error::InvalidConfig(
                 "action_max_angle and max_jump must be positive".into(),
             ));
+        }
+        let id = &self.identity;
+        if !((-1.0..=1.0).contains(&id.continuity_threshold)
+            && (-1.0..=1.0).contains(&id.match_threshold)
+            && id.interval_ms > 0
+            && id.max_angle > 0.0)
+        {
+            return Err(Error::InvalidConfig(format!(
+                "identity thresholds must lie in [-1, 1] and interval_ms and max_angle be \
+                 positive, got {}, {}, {} and {}",
+                id.continuity_threshold, id.match_threshold, id.interval_ms, id.max_angle
+            )));
         }
         if let Some(d) = &self.digits {
             d.validate()?;

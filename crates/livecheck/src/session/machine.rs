@@ -8,7 +8,7 @@ use crate::frame::{Border, FrameRef, Normalize};
 use crate::quality::Prompt;
 use crate::reading::{self, MouthSample, Reading};
 use crate::signals::{self, ActionDetector, ActionKind, FaceSignals, Measurement};
-use crate::verdict::{ActionResult, Reason, Verdict};
+use crate::verdict::{ActionResult, Continuity, FaceMatch, Reason, Verdict};
 use crate::vision::detector::BBox;
 use crate::vision::geometry::OvalFit;
 use crate::vision::Face;
@@ -154,6 +154,8 @@ pub struct Machine {
     speech: Vec<SpeechSegment>,
     in_speech: bool,
     reading_end: Option<i64>,
+    continuity: Option<Continuity>,
+    face_match: Option<FaceMatch>,
 }
 
 /// What the microphone gave in a digits attempt, for [`Machine::finish_with_audio`]. The
@@ -244,6 +246,8 @@ impl Machine {
             speech: Vec::new(),
             in_speech: false,
             reading_end: None,
+            continuity: None,
+            face_match: None,
         })
     }
 
@@ -300,6 +304,43 @@ impl Machine {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Whether the face has held still in the oval and become *the* face of the attempt.
+    pub fn aligned(&self) -> bool {
+        self.track_id.is_some()
+    }
+
+    /// The reasons the attempt has failed so far.
+    pub fn reasons(&self) -> &[Reason] {
+        &self.reasons
+    }
+
+    /// Takes one identity check: the cosine similarity of the tracked face's embedding to the
+    /// embedding taken at alignment ([`crate::vision::identity`]). Below the configured
+    /// [`super::IdentityConfig::continuity_threshold`] another person has taken over: the
+    /// attempt ends with [`Reason::FaceChanged`], even after its last action passed.
+    pub fn identity(&mut self, similarity: f32) {
+        let c = self.continuity.get_or_insert(Continuity {
+            checks: 0,
+            min_similarity: 1.0,
+        });
+        c.checks += 1;
+        c.min_similarity = c.min_similarity.min(similarity);
+        let changed = !(similarity >= self.config.identity.continuity_threshold);
+        if changed && !self.reasons.contains(&Reason::FaceChanged) {
+            self.reasons.push(Reason::FaceChanged);
+            self.end_actions();
+        }
+    }
+
+    /// Takes the 1:1 comparison with the registered face ([`super::IdentityConfig::reference`]);
+    /// when it does not match, the verdict fails with [`Reason::NotThePerson`].
+    pub fn reference_match(&mut self, similarity: f32) {
+        self.face_match = Some(FaceMatch {
+            similarity,
+            matched: similarity >= self.config.identity.match_threshold,
+        });
     }
 
     /// Advances on one observation.
@@ -447,6 +488,13 @@ impl Machine {
         if self.repeated > REPEATED_FRAMES_ALLOWED + self.frames / 20 {
             self.reasons.push(Reason::RepeatedFrames);
         }
+        // With a registered face, an attempt that never compared a face to it fails closed.
+        if self.config.identity.reference.is_some()
+            && self.track_id.is_some()
+            && !self.face_match.is_some_and(|m| m.matched)
+        {
+            self.reasons.push(Reason::NotThePerson);
+        }
         self.end_actions();
         let reading = if reading_started {
             Some(self.judge_reading(heard)?)
@@ -466,6 +514,8 @@ impl Machine {
             },
             best_frame: None,
             evidence: None,
+            continuity: self.continuity,
+            face_match: self.face_match,
         })
     }
 
@@ -908,6 +958,69 @@ mod tests {
         let fb = run_for(&mut m, &mut s, 100, still);
         assert!(fb.phase.is_done() && fb.prompt == Prompt::Done);
         assert_eq!(m.finish().unwrap().reasons, vec![Reason::FaceChanged]);
+    }
+
+    #[test]
+    fn an_identity_check_below_the_threshold_fails_continuity_even_when_done() {
+        let mut m = machine(&[Nod]);
+        let mut s = Script {
+            t: 0,
+            track: 1,
+            x: 100.0,
+        };
+        run_for(&mut m, &mut s, 1000, still);
+        assert!(m.aligned());
+        let t = m.config().identity.continuity_threshold;
+        m.identity(t + 0.2);
+        m.identity(t + 0.01);
+        assert!(m.reasons().is_empty() && !m.phase().is_done());
+        let at = s.t + 300;
+        run_for(&mut m, &mut s, 2000, nod_at(at));
+        assert!(m.phase().is_done());
+        // The last action passed, then the face that did it was someone else's.
+        m.identity(t - 0.01);
+        m.identity(f32::NAN);
+        let v = m.finish().unwrap();
+        assert!(!v.passed);
+        assert_eq!(v.reasons, vec![Reason::FaceChanged]);
+        let c = v.continuity.unwrap();
+        assert_eq!(c.checks, 4);
+        assert!((c.min_similarity - (t - 0.01)).abs() < 1e-6, "{c:?}");
+    }
+
+    #[test]
+    fn the_reference_must_match_and_a_reference_never_compared_fails() {
+        let mut values = vec![0.0f32; crate::vision::identity::EMBED_DIM];
+        values[0] = 1.0;
+        let reference = crate::vision::identity::Embedding::new(values).unwrap();
+        let config = SessionConfig::action()
+            .with_actions(&[Blink])
+            .with_reference(reference);
+        let threshold = config.identity.match_threshold;
+        for (similarity, passes) in [
+            (Some(threshold + 0.1), true),
+            (Some(threshold - 0.1), false),
+            (None, false),
+        ] {
+            let mut m = Machine::new(config.clone()).unwrap();
+            let mut s = Script {
+                t: 0,
+                track: 1,
+                x: 100.0,
+            };
+            run_for(&mut m, &mut s, 1000, still);
+            let at = s.t + 300;
+            run_for(&mut m, &mut s, 1500, blink_at(at));
+            if let Some(sim) = similarity {
+                m.reference_match(sim);
+            }
+            let v = m.finish().unwrap();
+            assert_eq!(v.passed, passes, "{similarity:?}: {v:?}");
+            assert_eq!(v.face_match.map(|f| f.matched), similarity.map(|_| passes));
+            if !passes {
+                assert_eq!(v.reasons, vec![Reason::NotThePerson]);
+            }
+        }
     }
 
     #[test]

@@ -22,11 +22,11 @@
 mod config;
 mod machine;
 
-pub use config::SessionConfig;
+pub use config::{IdentityConfig, SessionConfig};
 pub use machine::{Feedback, Heard, Machine, Observation, ObservedFace, Phase};
 
 use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::evidence::{self, FeedDigest};
@@ -35,6 +35,7 @@ use crate::quality::Prompt;
 use crate::signals::ActionKind;
 use crate::verdict::{BestFrame, Verdict};
 use crate::vision::geometry::OvalFit;
+use crate::vision::identity::{Embedding, FaceEmbedder};
 use crate::vision::Face;
 use crate::{Analyzer, Engine};
 
@@ -46,6 +47,27 @@ struct BestCandidate {
     width: u32,
     height: u32,
     rgb: Zeroizing<Vec<u8>>,
+}
+
+/// The faces embedded during the attempt (when the engine has the embedding model).
+struct Identity {
+    embedder: FaceEmbedder,
+    /// The face at alignment.
+    anchor: Option<Embedding>,
+    /// Every embedding taken, the anchor first (zeroed when dropped: they describe a face).
+    seen: Vec<Embedding>,
+    last_ms: i64,
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        for e in &mut self.seen {
+            e.zeroize();
+        }
+        if let Some(a) = &mut self.anchor {
+            a.zeroize();
+        }
+    }
 }
 
 /// Longest side of the stored best frame.
@@ -63,6 +85,8 @@ pub struct Session {
     fed: Option<FeedDigest>,
     /// The engine's models and their SHA-256, for the evidence.
     models: std::sync::Arc<std::collections::BTreeMap<String, String>>,
+    /// Continuity and 1:1 match by face embedding.
+    identity: Option<Identity>,
 }
 
 impl std::fmt::Debug for Session {
@@ -93,7 +117,19 @@ impl Engine {
             None => None,
         };
         let fed = config.evidence.as_ref().map(|_| FeedDigest::default());
+        let identity = self.embedder().map(|e| Identity {
+            embedder: e.clone(),
+            anchor: None,
+            seen: Vec::new(),
+            last_ms: 0,
+        });
+        if config.identity.reference.is_some() && identity.is_none() {
+            return Err(Error::ModelNotLoaded {
+                name: crate::models::files::EMBEDDER,
+            });
+        }
         Ok(Session {
+            identity,
             analyzer,
             machine: Machine::new(config)?,
             best: None,
@@ -184,8 +220,12 @@ impl Session {
             face: face.map(|f| ObservedFace::from_frame(frame, f)),
             fingerprint: Some(frame.fingerprint()),
         };
-        let was_acting = matches!(self.machine.phase(), Phase::Action { .. });
+        let before = self.machine.phase();
+        let was_acting = matches!(before, Phase::Action { .. });
         let feedback = self.machine.step(&obs)?;
+        if let Some(f) = face {
+            self.check_identity(frame, f, before, t_ms)?;
+        }
         if let Some(f) = face {
             if report.quality.prompt == Prompt::Ok
                 || (was_acting && feedback.prompt != Prompt::Done)
@@ -232,15 +272,23 @@ impl Session {
             }
             None => Heard::default(),
         };
-        let key = self.machine.config().evidence.clone();
-        let plan = match self.machine.digits() {
+        let mut machine = self.machine;
+        if let (Some(reference), Some(id)) = (&machine.config().identity.reference, &self.identity)
+        {
+            if let Some(face) = Embedding::mean(&id.seen) {
+                let similarity = reference.similarity(&face);
+                machine.reference_match(similarity);
+            }
+        }
+        let key = machine.config().evidence.clone();
+        let plan = match machine.digits() {
             Some(d) => format!("digits:{d}"),
             None => {
-                let codes: Vec<&str> = self.machine.challenge().iter().map(|a| a.code()).collect();
+                let codes: Vec<&str> = machine.challenge().iter().map(|a| a.code()).collect();
                 format!("actions:{}", codes.join(","))
             }
         };
-        let mut verdict = self.machine.finish_with_audio(&heard)?;
+        let mut verdict = machine.finish_with_audio(&heard)?;
         verdict.best_frame = match self.best {
             Some(b) => Some(encode_best(b)?),
             None => None,
@@ -267,6 +315,41 @@ impl Session {
             }
         }
         self.finish()
+    }
+
+    /// Embeds the tracked face when an identity check is due: the first frame after alignment
+    /// (the anchor), then every [`IdentityConfig::interval_ms`](crate::IdentityConfig) and on
+    /// the frame a phase ends, on frames where the face is roughly frontal with open eyes. Each
+    /// later embedding is compared with the anchor ([`Machine::identity`]).
+    fn check_identity(
+        &mut self,
+        frame: &FrameRef,
+        face: &Face,
+        before: Phase,
+        t_ms: i64,
+    ) -> Result<()> {
+        let Some(id) = self.identity.as_mut() else {
+            return Ok(());
+        };
+        let config = &self.machine.config().identity;
+        let phase = self.machine.phase();
+        let failed = self.machine.reasons().contains(&crate::Reason::FaceChanged);
+        if !self.machine.aligned() || failed || before.is_done() {
+            return Ok(());
+        }
+        let frontal = crate::vision::identity::embeddable(face, config.max_angle);
+        let due = id.anchor.is_none() || phase != before || t_ms - id.last_ms >= config.interval_ms;
+        if !(frontal && due) {
+            return Ok(());
+        }
+        let embedding = id.embedder.embed(frame, &face.mesh)?;
+        id.last_ms = t_ms;
+        match &id.anchor {
+            None => id.anchor = Some(embedding.clone()),
+            Some(anchor) => self.machine.identity(anchor.similarity(&embedding)),
+        }
+        id.seen.push(embedding);
+        Ok(())
     }
 
     /// Keeps the frame if it is the best so far: sharp, frontal, eyes open, centred.

@@ -6,6 +6,7 @@
 
 pub mod detector;
 pub mod geometry;
+pub mod identity;
 pub mod landmarks;
 
 use crate::error::Result;
