@@ -55,6 +55,11 @@ class StandAloneVerifier(unittest.TestCase):
         self.assertGreater(r["frames"], 30)
         self.assertIn("face_landmark.onnx", r["models"])
         self.assertEqual(len(r["models"]["face_landmark.onnx"]), 64)
+        # The face stayed the same person (signed cosine similarity in thousandths).
+        self.assertIn("mobilefacenet.onnx", r["models"])
+        self.assertGreaterEqual(r["identity"]["checks"], 1)
+        self.assertGreater(r["identity"]["min_similarity_milli"], 500)
+        self.assertIsNone(r["face_match"])
         # The public key alone is enough.
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat

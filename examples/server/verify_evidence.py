@@ -20,7 +20,7 @@ Format livecheck-evidence/1, as this file checks it:
 - the payload is canonical JSON: what `json.dumps(obj, sort_keys=True, separators=(",", ":"),
   ensure_ascii=False)` writes for it (keys of every object in code-point order, which is UTF-8
   byte order; no whitespace; only the escapes JSON requires), no floats, no duplicate keys;
-- exactly the fields of RECORD below (nested: ACTION, READING, DIGIT), each of its type,
+- exactly the fields of RECORD below (nested: ACTION, READING, DIGIT, IDENTITY, MATCH), each of its type,
   `format` == "livecheck-evidence/1";
 - `nonce` == the hex of the nonce the server issued for this session (a replay fails here).
 
@@ -45,9 +45,11 @@ ACTION = {"action": str, "asked_ms": OPT_INT, "confidence_milli": OPT_INT, "end_
 READING = {"challenge": str, "digits": list, "face_coverage_milli": int, "in_sync": bool,
            "language": str, "margin_milli": int, "mouth_motion_milli": int, "recognised": str,
            "sync_confidence_milli": int, "sync_offset_ms": int}
+IDENTITY = {"checks": int, "min_similarity_milli": int}
+MATCH = {"matched": bool, "similarity_milli": int}
 RECORD = {"actions": list, "audio_chunks": int, "audio_sha256": str, "best_frame_sha256": OPT_STR,
-          "first_ms": OPT_INT, "format": str, "frames": int, "frames_sha256": str,
-          "last_ms": OPT_INT, "library": str, "models": dict, "nonce": str, "passed": bool,
+          "face_match": (dict, type(None)), "first_ms": OPT_INT, "format": str, "frames": int,
+          "frames_sha256": str, "identity": (dict, type(None)), "last_ms": OPT_INT, "library": str, "models": dict, "nonce": str, "passed": bool,
           "plan": str, "reading": (dict, type(None)), "reasons": list}
 
 
@@ -169,6 +171,10 @@ def parse_record(payload: str) -> dict:
         _check_fields(record["reading"], READING, "reading")
         for i, d in enumerate(record["reading"]["digits"]):
             _check_fields(d, DIGIT, f"reading.digits[{i}]")
+    if record["identity"] is not None:
+        _check_fields(record["identity"], IDENTITY, "identity")
+    if record["face_match"] is not None:
+        _check_fields(record["face_match"], MATCH, "face_match")
     if not all(isinstance(r, str) for r in record["reasons"]):
         raise BadEvidence("a reason is not a string")
     for name, digest in record["models"].items():

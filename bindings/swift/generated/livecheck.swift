@@ -970,6 +970,76 @@ public func FfiConverterTypeBestFrame_lower(_ value: BestFrame) -> RustBuffer {
 
 
 /**
+ * The identity checks within the attempt: the tracked face compared with the face at
+ * alignment ([`crate::vision::identity`]).
+ */
+public struct Continuity: Equatable, Hashable {
+    /**
+     * Embeddings compared with the one taken at alignment.
+     */
+    public var checks: UInt32
+    /**
+     * The lowest cosine similarity among them.
+     */
+    public var minSimilarity: Float
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Embeddings compared with the one taken at alignment.
+         */checks: UInt32, 
+        /**
+         * The lowest cosine similarity among them.
+         */minSimilarity: Float) {
+        self.checks = checks
+        self.minSimilarity = minSimilarity
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension Continuity: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeContinuity: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Continuity {
+        return
+            try Continuity(
+                checks: FfiConverterUInt32.read(from: &buf), 
+                minSimilarity: FfiConverterFloat.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: Continuity, into buf: inout [UInt8]) {
+        FfiConverterUInt32.write(value.checks, into: &buf)
+        FfiConverterFloat.write(value.minSimilarity, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuity_lift(_ buf: RustBuffer) throws -> Continuity {
+    return try FfiConverterTypeContinuity.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeContinuity_lower(_ value: Continuity) -> RustBuffer {
+    return FfiConverterTypeContinuity.lower(value)
+}
+
+
+/**
  * The digit recogniser's three models' ONNX bytes.
  */
 public struct DigitModelBytes: Equatable, Hashable {
@@ -1223,6 +1293,75 @@ public func FfiConverterTypeEvent_lift(_ buf: RustBuffer) throws -> Event {
 #endif
 public func FfiConverterTypeEvent_lower(_ value: Event) -> RustBuffer {
     return FfiConverterTypeEvent.lower(value)
+}
+
+
+/**
+ * The 1:1 comparison of the attempt's face with the registered photo.
+ */
+public struct FaceMatch: Equatable, Hashable {
+    /**
+     * Cosine similarity of the attempt's face (the mean of its embeddings) to the reference.
+     */
+    public var similarity: Float
+    /**
+     * Whether it reaches [`crate::session::IdentityConfig::match_threshold`].
+     */
+    public var matched: Bool
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(
+        /**
+         * Cosine similarity of the attempt's face (the mean of its embeddings) to the reference.
+         */similarity: Float, 
+        /**
+         * Whether it reaches [`crate::session::IdentityConfig::match_threshold`].
+         */matched: Bool) {
+        self.similarity = similarity
+        self.matched = matched
+    }
+
+    
+
+    
+}
+
+#if compiler(>=6)
+extension FaceMatch: Sendable {}
+#endif
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeFaceMatch: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> FaceMatch {
+        return
+            try FaceMatch(
+                similarity: FfiConverterFloat.read(from: &buf), 
+                matched: FfiConverterBool.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: FaceMatch, into buf: inout [UInt8]) {
+        FfiConverterFloat.write(value.similarity, into: &buf)
+        FfiConverterBool.write(value.matched, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceMatch_lift(_ buf: RustBuffer) throws -> FaceMatch {
+    return try FfiConverterTypeFaceMatch.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeFaceMatch_lower(_ value: FaceMatch) -> RustBuffer {
+    return FfiConverterTypeFaceMatch.lower(value)
 }
 
 
@@ -2484,8 +2623,8 @@ public enum Reason: Equatable, Hashable {
      */
     case notAligned
     /**
-     * The tracked face was lost and a face came back, or the track jumped: it may not be the
-     * same person.
+     * The tracked face was lost and a face came back, the track jumped, or the face's
+     * embedding no longer matches the face at alignment: it may not be the same person.
      */
     case faceChanged
     /**
@@ -2521,6 +2660,10 @@ public enum Reason: Equatable, Hashable {
      * looped, stretched or slideshow video feed.
      */
     case repeatedFrames
+    /**
+     * The face does not match the registered photo (1:1 match).
+     */
+    case notThePerson
 
 
 
@@ -2561,6 +2704,8 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         case 9: return .faceLost
         
         case 10: return .repeatedFrames
+        
+        case 11: return .notThePerson
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2608,6 +2753,10 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         
         case .repeatedFrames:
             writeInt(&buf, Int32(10))
+        
+        
+        case .notThePerson:
+            writeInt(&buf, Int32(11))
         
         }
     }

@@ -640,7 +640,8 @@ fileprivate struct FfiConverterData: FfiConverterRustBuffer {
 public protocol LivenessEngineProtocol: AnyObject, Sendable {
     
     /**
-     * Starts one attempt with `options`: draws the challenge from `options.seed`.
+     * Starts one attempt with `options`: draws the challenge from `options.seed`. With
+     * `options.reference_photo` the photo's face is embedded here (about one model run).
      */
     func newSession(options: SessionOptions) throws  -> LivenessSession
     
@@ -703,9 +704,10 @@ open class LivenessEngine: LivenessEngineProtocol, @unchecked Sendable {
     /**
      * Loads the models from their ONNX bytes (hosts that ship models as app assets): the
      * BlazeFace short-range detector, the face mesh, the iris model and optionally the
-     * Silero VAD and the digit recogniser's three models (both needed by the digits challenge).
+     * Silero VAD and the digit recogniser's three models (both needed by the digits challenge)
+     * and the face embedder (continuity by identity and the 1:1 match with a reference photo).
      */
-public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?, digits: DigitModelBytes?)throws  -> LivenessEngine  {
+public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?, digits: DigitModelBytes?, embedder: Data? = nil)throws  -> LivenessEngine  {
     return try  FfiConverterTypeLivenessEngine_lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
         uniffiCallStatus in
         FfiConverterByRefBytes.lower(detector) { detectorFb in
@@ -716,7 +718,8 @@ public static func fromBytes(detector: Data, mesh: Data, iris: Data, vad: Data?,
         meshFb,
         irisFb,
         FfiConverterOptionData.lower(vad),
-        FfiConverterOptionTypeDigitModelBytes.lower(digits),uniffiCallStatus
+        FfiConverterOptionTypeDigitModelBytes.lower(digits),
+        FfiConverterOptionData.lower(embedder),uniffiCallStatus
     )
         }
         }
@@ -740,7 +743,8 @@ public static func fromDir(modelsDir: String)throws  -> LivenessEngine  {
 
     
     /**
-     * Starts one attempt with `options`: draws the challenge from `options.seed`.
+     * Starts one attempt with `options`: draws the challenge from `options.seed`. With
+     * `options.reference_photo` the photo's face is embedded here (about one model run).
      */
 open func newSession(options: SessionOptions)throws  -> LivenessSession  {
     return try  FfiConverterTypeLivenessSession_lift(try rustCallWithError(FfiConverterTypeLivenessError_lift) {
@@ -1291,6 +1295,12 @@ public struct SessionOptions: Equatable, Hashable {
      * How to sign. None: Ed25519.
      */
     public var evidenceScheme: Scheme?
+    /**
+     * The registered photo (JPEG, PNG or PNM bytes) to match the attempt's face against 1:1
+     * (needs the face embedder; the verdict then carries `face_match`, and fails with
+     * `not_the_person` when the faces differ).
+     */
+    public var referencePhoto: Data?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1322,7 +1332,12 @@ public struct SessionOptions: Equatable, Hashable {
          */evidenceKey: Data? = nil, 
         /**
          * How to sign. None: Ed25519.
-         */evidenceScheme: Scheme? = nil) {
+         */evidenceScheme: Scheme? = nil, 
+        /**
+         * The registered photo (JPEG, PNG or PNM bytes) to match the attempt's face against 1:1
+         * (needs the face embedder; the verdict then carries `face_match`, and fails with
+         * `not_the_person` when the faces differ).
+         */referencePhoto: Data? = nil) {
         self.actions = actions
         self.seed = seed
         self.actionTimeoutMs = actionTimeoutMs
@@ -1331,6 +1346,7 @@ public struct SessionOptions: Equatable, Hashable {
         self.evidenceNonce = evidenceNonce
         self.evidenceKey = evidenceKey
         self.evidenceScheme = evidenceScheme
+        self.referencePhoto = referencePhoto
     }
 
     
@@ -1356,7 +1372,8 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
                 expectedDigits: FfiConverterOptionString.read(from: &buf), 
                 evidenceNonce: FfiConverterOptionData.read(from: &buf), 
                 evidenceKey: FfiConverterOptionData.read(from: &buf), 
-                evidenceScheme: FfiConverterOptionTypeScheme.read(from: &buf)
+                evidenceScheme: FfiConverterOptionTypeScheme.read(from: &buf), 
+                referencePhoto: FfiConverterOptionData.read(from: &buf)
         )
     }
 
@@ -1369,6 +1386,7 @@ public struct FfiConverterTypeSessionOptions: FfiConverterRustBuffer {
         FfiConverterOptionData.write(value.evidenceNonce, into: &buf)
         FfiConverterOptionData.write(value.evidenceKey, into: &buf)
         FfiConverterOptionTypeScheme.write(value.evidenceScheme, into: &buf)
+        FfiConverterOptionData.write(value.referencePhoto, into: &buf)
     }
 }
 
@@ -1429,6 +1447,14 @@ public struct Verdict: Equatable, Hashable {
      * `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
      */
     public var evidence: SignedEvidence?
+    /**
+     * The identity checks within the attempt (with the face-embedding model loaded).
+     */
+    public var continuity: Continuity?
+    /**
+     * The 1:1 match with `SessionOptions.reference_photo`, when one was given.
+     */
+    public var faceMatch: FaceMatch?
 
     // Default memberwise initializers are never public by default, so we
     // declare one manually.
@@ -1460,7 +1486,13 @@ public struct Verdict: Equatable, Hashable {
         /**
          * The signed record of the attempt for the server (when the options carry
          * `evidence_nonce` and `evidence_key`); check it with `verify_evidence`.
-         */evidence: SignedEvidence?) {
+         */evidence: SignedEvidence?, 
+        /**
+         * The identity checks within the attempt (with the face-embedding model loaded).
+         */continuity: Continuity?, 
+        /**
+         * The 1:1 match with `SessionOptions.reference_photo`, when one was given.
+         */faceMatch: FaceMatch?) {
         self.passed = passed
         self.reasons = reasons
         self.reasonCodes = reasonCodes
@@ -1470,6 +1502,8 @@ public struct Verdict: Equatable, Hashable {
         self.durationMs = durationMs
         self.bestFrame = bestFrame
         self.evidence = evidence
+        self.continuity = continuity
+        self.faceMatch = faceMatch
     }
 
     
@@ -1496,7 +1530,9 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
                 frames: FfiConverterUInt64.read(from: &buf), 
                 durationMs: FfiConverterInt64.read(from: &buf), 
                 bestFrame: FfiConverterOptionTypeBestFrame.read(from: &buf), 
-                evidence: FfiConverterOptionTypeSignedEvidence.read(from: &buf)
+                evidence: FfiConverterOptionTypeSignedEvidence.read(from: &buf), 
+                continuity: FfiConverterOptionTypeContinuity.read(from: &buf), 
+                faceMatch: FfiConverterOptionTypeFaceMatch.read(from: &buf)
         )
     }
 
@@ -1510,6 +1546,8 @@ public struct FfiConverterTypeVerdict: FfiConverterRustBuffer {
         FfiConverterInt64.write(value.durationMs, into: &buf)
         FfiConverterOptionTypeBestFrame.write(value.bestFrame, into: &buf)
         FfiConverterOptionTypeSignedEvidence.write(value.evidence, into: &buf)
+        FfiConverterOptionTypeContinuity.write(value.continuity, into: &buf)
+        FfiConverterOptionTypeFaceMatch.write(value.faceMatch, into: &buf)
     }
 }
 
@@ -1564,6 +1602,11 @@ enum LivenessError: Swift.Error, Equatable, Hashable, Foundation.LocalizedError 
      * A session option is out of range.
      */
     case InvalidConfig(message: String)
+    
+    /**
+     * The reference photo of a 1:1 match cannot be decoded or holds no face.
+     */
+    case InvalidPhoto(message: String)
     
     /**
      * A model file is missing or a model is unusable.
@@ -1640,23 +1683,27 @@ public struct FfiConverterTypeLivenessError: FfiConverterRustBuffer {
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 6: return .Model(
+        case 6: return .InvalidPhoto(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 7: return .Processing(
+        case 7: return .Model(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 8: return .SessionFinished(
+        case 8: return .Processing(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 9: return .Internal(
+        case 9: return .SessionFinished(
             message: try FfiConverterString.read(from: &buf)
         )
         
-        case 10: return .Other(
+        case 10: return .Internal(
+            message: try FfiConverterString.read(from: &buf)
+        )
+        
+        case 11: return .Other(
             message: try FfiConverterString.read(from: &buf)
         )
         
@@ -1681,16 +1728,18 @@ public struct FfiConverterTypeLivenessError: FfiConverterRustBuffer {
             writeInt(&buf, Int32(4))
         case .InvalidConfig(_ /* message is ignored*/):
             writeInt(&buf, Int32(5))
-        case .Model(_ /* message is ignored*/):
+        case .InvalidPhoto(_ /* message is ignored*/):
             writeInt(&buf, Int32(6))
-        case .Processing(_ /* message is ignored*/):
+        case .Model(_ /* message is ignored*/):
             writeInt(&buf, Int32(7))
-        case .SessionFinished(_ /* message is ignored*/):
+        case .Processing(_ /* message is ignored*/):
             writeInt(&buf, Int32(8))
-        case .Internal(_ /* message is ignored*/):
+        case .SessionFinished(_ /* message is ignored*/):
             writeInt(&buf, Int32(9))
-        case .Other(_ /* message is ignored*/):
+        case .Internal(_ /* message is ignored*/):
             writeInt(&buf, Int32(10))
+        case .Other(_ /* message is ignored*/):
+            writeInt(&buf, Int32(11))
 
         
         }
@@ -1940,6 +1989,30 @@ fileprivate struct FfiConverterOptionTypeBestFrame: FfiConverterRustBuffer {
 #if swift(>=5.8)
 @_documentation(visibility: private)
 #endif
+fileprivate struct FfiConverterOptionTypeContinuity: FfiConverterRustBuffer {
+    typealias SwiftType = Continuity?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeContinuity.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeContinuity.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
 fileprivate struct FfiConverterOptionTypeDigitModelBytes: FfiConverterRustBuffer {
     typealias SwiftType = DigitModelBytes?
 
@@ -1956,6 +2029,30 @@ fileprivate struct FfiConverterOptionTypeDigitModelBytes: FfiConverterRustBuffer
         switch try readInt(&buf) as Int8 {
         case 0: return nil
         case 1: return try FfiConverterTypeDigitModelBytes.read(from: &buf)
+        default: throw UniffiInternalError.unexpectedOptionalTag
+        }
+    }
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterOptionTypeFaceMatch: FfiConverterRustBuffer {
+    typealias SwiftType = FaceMatch?
+
+    public static func write(_ value: SwiftType, into buf: inout [UInt8]) {
+        guard let value = value else {
+            writeInt(&buf, Int8(0))
+            return
+        }
+        writeInt(&buf, Int8(1))
+        FfiConverterTypeFaceMatch.write(value, into: &buf)
+    }
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SwiftType {
+        switch try readInt(&buf) as Int8 {
+        case 0: return nil
+        case 1: return try FfiConverterTypeFaceMatch.read(from: &buf)
         default: throw UniffiInternalError.unexpectedOptionalTag
         }
     }
@@ -2312,7 +2409,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_func_verify_evidence() != 59182) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_method_livenessengine_new_session() != 27727) {
+    if (uniffi_livecheck_ffi_checksum_method_livenessengine_new_session() != 46442) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_challenge() != 16792) {
@@ -2339,7 +2436,7 @@ private let initializationResult: InitializationResult = {
     if (uniffi_livecheck_ffi_checksum_method_livenesssession_push_frame() != 10179) {
         return InitializationResult.apiChecksumMismatch
     }
-    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 53134) {
+    if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_bytes() != 60151) {
         return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_livecheck_ffi_checksum_constructor_livenessengine_from_dir() != 23551) {

@@ -255,7 +255,7 @@ void uniffi_livecheck_ffi_fn_free_livenessengine(uint64_t handle, RustCallStatus
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_BYTES
 #define UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_BYTES
-uint64_t uniffi_livecheck_ffi_fn_constructor_livenessengine_from_bytes(ForeignBytes detector, ForeignBytes mesh, ForeignBytes iris, RustBuffer vad, RustBuffer digits, RustCallStatus *_Nonnull out_status
+uint64_t uniffi_livecheck_ffi_fn_constructor_livenessengine_from_bytes(ForeignBytes detector, ForeignBytes mesh, ForeignBytes iris, RustBuffer vad, RustBuffer digits, RustBuffer embedder, RustCallStatus *_Nonnull out_status
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_LIVECHECK_FFI_FN_CONSTRUCTOR_LIVENESSENGINE_FROM_DIR

@@ -290,8 +290,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
         let far = rate(&impostor, |s| s >= t);
         let frr_within = rate(&within, |s| s < t);
         let frr_across = rate(&across_same, |s| s < t);
+        let pct = |r: f64, n: usize| format!("{:.4} % of {n}", r * 100.0);
         table.push(format!(
-            "| {name} {t:.2} | {far:.4} | {frr_within:.4} | {frr_across:.4} |"
+            "| {name} {t:.2} | {} | {} | {} |",
+            pct(far, impostor.len()),
+            pct(frr_within, within.len()),
+            pct(frr_across, across_same.len())
         ));
         thresholds.push(json!({"name": name, "threshold": t, "far": far,
             "frr_same_clip": frr_within, "frr_same_person_other_media": frr_across}));

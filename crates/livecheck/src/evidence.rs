@@ -10,7 +10,7 @@
 //! `null`, arrays and objects (no floats: confidences and margins are thousandths, `*_milli`),
 //! strings escaped as JSON requires and nothing more (non-ASCII characters are written as
 //! UTF-8); every field is always present (`null` when empty). Fields: see [`Evidence`],
-//! [`ActionRecord`], [`ReadingRecord`], [`DigitRecord`]; `examples/server/verify_evidence.py`
+//! [`ActionRecord`], [`ReadingRecord`], [`DigitRecord`], [`IdentityRecord`], [`MatchRecord`]; `examples/server/verify_evidence.py`
 //! checks the format without this library. The signature covers exactly the
 //! payload's UTF-8 bytes, so a verifier checks the bytes it received and parses them only
 //! afterwards; the canonical form makes the payload reproducible from its fields. Schemes
@@ -153,6 +153,8 @@ pub struct Evidence {
     pub audio_sha256: String,
     /// SHA-256 of the best frame's JPEG as the verdict carries it, lowercase hex.
     pub best_frame_sha256: Option<String>,
+    /// The 1:1 match with the registered photo (`None` without a reference).
+    pub face_match: Option<MatchRecord>,
     /// Timestamp of the first frame fed, ms (`None` without frames).
     pub first_ms: Option<i64>,
     /// [`FORMAT`].
@@ -161,6 +163,9 @@ pub struct Evidence {
     pub frames: u64,
     /// SHA-256 of every frame fed ([`FeedDigest::frame`]), lowercase hex.
     pub frames_sha256: String,
+    /// The identity checks within the attempt (`None` without the face embedder, or before
+    /// alignment).
+    pub identity: Option<IdentityRecord>,
     /// Timestamp of the last frame fed, ms.
     pub last_ms: Option<i64>,
     /// This library's name and version (`livecheck/0.1.0`).
@@ -197,6 +202,26 @@ pub struct ActionRecord {
     pub passed: bool,
     /// When the event started, ms.
     pub start_ms: Option<i64>,
+}
+
+/// The identity checks in the evidence ([`crate::Continuity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRecord {
+    /// Embeddings compared with the one taken at alignment.
+    pub checks: u64,
+    /// The lowest cosine similarity among them, thousandths.
+    pub min_similarity_milli: i64,
+}
+
+/// The 1:1 match in the evidence ([`crate::FaceMatch`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRecord {
+    /// Whether the face matched the registered photo.
+    pub matched: bool,
+    /// Cosine similarity to the registered photo, thousandths.
+    pub similarity_milli: i64,
 }
 
 /// The digits challenge in the evidence ([`crate::Reading`]).
@@ -275,10 +300,18 @@ impl Evidence {
                 .best_frame
                 .as_ref()
                 .map(|b| hex(&Sha256::digest(&b.jpeg))),
+            face_match: verdict.face_match.map(|m| MatchRecord {
+                matched: m.matched,
+                similarity_milli: milli(m.similarity),
+            }),
             first_ms: fed.first_ms,
             format: FORMAT.into(),
             frames: fed.frame_count,
             frames_sha256: hex(&fed.frames.clone().finalize()),
+            identity: verdict.continuity.map(|c| IdentityRecord {
+                checks: u64::from(c.checks),
+                min_similarity_milli: milli(c.min_similarity),
+            }),
             last_ms: fed.last_ms,
             library: concat!("livecheck/", env!("CARGO_PKG_VERSION")).into(),
             models: models.clone(),
@@ -696,8 +729,14 @@ mod tests {
                 score: 0.5,
             }),
             evidence: None,
-            continuity: None,
-            face_match: None,
+            continuity: Some(crate::Continuity {
+                checks: 3,
+                min_similarity: 0.9376,
+            }),
+            face_match: Some(crate::FaceMatch {
+                similarity: 0.3121,
+                matched: false,
+            }),
         }
     }
 
@@ -738,7 +777,7 @@ mod tests {
         }
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert!(sorted(&v), "{json}");
-        assert_eq!(v.as_object().unwrap().len(), 16);
+        assert_eq!(v.as_object().unwrap().len(), 18);
         assert!(!json.contains(' ') && !json.contains('\n'), "{json}");
         assert_eq!(Evidence::from_json(&json).unwrap(), e);
         assert_eq!(
@@ -753,6 +792,8 @@ mod tests {
             r#""reading":{"challenge":"4829","digits":[{"confidence_milli":988,"digit":4,"end_ms":1400,"start_ms":1200}],"face_coverage_milli":1000,"in_sync":true,"language":"zh","margin_milli":-1235,"mouth_motion_milli":250,"recognised":"4820","sync_confidence_milli":500,"sync_offset_ms":40}"#
         ), "{json}");
         assert!(json.contains(r#""models":{"digits.onnx":"ab","face_landmark.onnx":"00ff"}"#));
+        assert!(json.contains(r#""face_match":{"matched":false,"similarity_milli":312}"#));
+        assert!(json.contains(r#""identity":{"checks":3,"min_similarity_milli":938}"#));
         // Re-spaced, reordered, extended, shortened or float-bearing payloads are refused.
         let spaced = json.replacen(':', ": ", 1);
         assert!(Evidence::from_json(&spaced).is_err());

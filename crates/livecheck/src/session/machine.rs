@@ -327,7 +327,8 @@ impl Machine {
         });
         c.checks += 1;
         c.min_similarity = c.min_similarity.min(similarity);
-        let changed = !(similarity >= self.config.identity.continuity_threshold);
+        // NaN (a broken embedding) counts as changed.
+        let changed = similarity.is_nan() || similarity < self.config.identity.continuity_threshold;
         if changed && !self.reasons.contains(&Reason::FaceChanged) {
             self.reasons.push(Reason::FaceChanged);
             self.end_actions();
