@@ -63,11 +63,7 @@ pub fn run(args: &Args) -> Result<(), String> {
     }
     let engine = args.engine()?;
     if let Some(path) = args.get("reference") {
-        let photo = std::fs::read(path).map_err(|e| format!("--reference {path}: {e}"))?;
-        let reference = engine
-            .enrol_image(&photo)
-            .map_err(|e| format!("--reference {path}: {e}"))?;
-        config = config.with_reference(reference);
+        config = config.with_reference(livecheck_cli::reference(&engine, path)?);
     }
     let mut session = engine.session(config).map_err(|e| e.to_string())?;
     let challenge = challenge_json(&session);

@@ -1,5 +1,6 @@
 //! What the `livecheck` command and the desktop runner (`examples/desktop`) share: how a clip
-//! becomes frames, and the JSON shapes they print.
+//! becomes frames, how `--reference PHOTO` becomes the registered face, and the JSON shapes
+//! they print.
 
 use std::path::Path;
 
@@ -20,6 +21,15 @@ pub fn frames(path: &Path) -> Result<impl Iterator<Item = Result<OwnedFrame, Str
             last = Some(t);
             Ok(OwnedFrame::rgb(f.data, f.width, f.height, t))
         }))
+}
+
+/// The registered face of `--reference PATH`: the photo read and enrolled by `engine`; errors
+/// name the option and the path.
+pub fn reference(engine: &livecheck::Engine, path: &str) -> Result<livecheck::Embedding, String> {
+    let photo = std::fs::read(path).map_err(|e| format!("--reference {path}: {e}"))?;
+    engine
+        .enrol_image(&photo)
+        .map_err(|e| format!("--reference {path}: {e}"))
 }
 
 pub mod json {

@@ -64,6 +64,21 @@ pub(crate) fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, St
         .collect()
 }
 
+/// The first 1.2 s of `first`, then all of `second` `gap_ms` after `first`'s last kept frame:
+/// a face swap spliced into one stream.
+pub(crate) fn splice(first: &[OwnedFrame], second: &[OwnedFrame], gap_ms: i64) -> Vec<OwnedFrame> {
+    let cut = first.iter().take_while(|f| f.t_ms < 1_200).count();
+    let offset = first[..cut].last().map_or(0, |f| f.t_ms) + gap_ms;
+    first[..cut]
+        .iter()
+        .cloned()
+        .chain(second.iter().map(|f| OwnedFrame {
+            t_ms: f.t_ms + offset,
+            ..f.clone()
+        }))
+        .collect()
+}
+
 /// One session: what was done, what was asked, whether it must pass, and the outcome.
 struct Run {
     attack: &'static str,
@@ -302,17 +317,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     }
 
     for other in GRID_OTHERS {
-        let first = grid(other)?;
-        let cut = first.iter().take_while(|f| f.t_ms < 1_200).count();
-        let offset = first[cut.saturating_sub(1)].t_ms + 40;
-        let spliced: Vec<OwnedFrame> = first[..cut]
-            .iter()
-            .cloned()
-            .chain(brbk7n.iter().map(|f| OwnedFrame {
-                t_ms: f.t_ms + offset,
-                ..f.clone()
-            }))
-            .collect();
+        let spliced = splice(&grid(other)?, brbk7n, 40);
         add(
             "face swap (same studio)",
             format!("grid {other} 1.2 s, then brbk7n"),

@@ -23,7 +23,7 @@ use livecheck::vision::identity::{embeddable, Embedding};
 use livecheck::{Engine, IdentityConfig, OwnedFrame, Reason, SessionConfig, Verdict};
 use serde_json::{json, Value};
 
-use crate::attacks::{grid_frames, GRID_CROP_X};
+use crate::attacks::{grid_frames, splice, GRID_CROP_X};
 use crate::media::clip_frames;
 use crate::Options;
 
@@ -370,17 +370,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
     let brbk7n = grid("brbk7n");
     for gap_ms in [40, 300] {
         for (other, _) in GRID_CROP_X.iter().filter(|g| g.0 != "brbk7n") {
-            let first = grid(other);
-            let cut = first.iter().take_while(|f| f.t_ms < 1_200).count();
-            let offset = first[cut.saturating_sub(1)].t_ms + gap_ms;
-            let spliced: Vec<OwnedFrame> = first[..cut]
-                .iter()
-                .cloned()
-                .chain(brbk7n.iter().map(|f| OwnedFrame {
-                    t_ms: f.t_ms + offset,
-                    ..f.clone()
-                }))
-                .collect();
+            let spliced = splice(grid(other), brbk7n, gap_ms);
             let v = session(
                 &engine,
                 SessionConfig::action().with_actions(&blink),

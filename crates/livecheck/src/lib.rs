@@ -101,10 +101,7 @@ impl Engine {
             name: models::files::EMBEDDER,
         })?;
         let detections = self.vision.detector.detect(photo)?;
-        let best = detections
-            .iter()
-            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-            .ok_or(Error::NoFaceInPhoto)?;
+        let best = vision::largest(&detections).ok_or(Error::NoFaceInPhoto)?;
         let landmarker = &self.vision.landmarker;
         let first = landmarker.mesh(photo, &best.mesh_roi())?;
         let mesh = landmarker.mesh(photo, &first.next_roi())?;

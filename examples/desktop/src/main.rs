@@ -268,11 +268,7 @@ fn run(args: &Args) -> Result<(), String> {
     let engine = engine(args)?;
     let mut plan = config(&run)?;
     if let Some(path) = run["reference"].as_str() {
-        let photo = std::fs::read(path).map_err(|e| format!("--reference {path}: {e}"))?;
-        let face = engine
-            .enrol_image(&photo)
-            .map_err(|e| format!("--reference {path}: {e}"))?;
-        plan = plan.with_reference(face);
+        plan = plan.with_reference(livecheck_cli::reference(&engine, path)?);
     }
     let mut session: Session = engine.session(plan).map_err(|e| e.to_string())?;
     let challenge = challenge_json(&session);

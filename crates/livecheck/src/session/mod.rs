@@ -52,9 +52,8 @@ struct BestCandidate {
 /// The faces embedded during the attempt (when the engine has the embedding model).
 struct Identity {
     embedder: FaceEmbedder,
-    /// The face at alignment.
-    anchor: Option<Embedding>,
-    /// Every embedding taken, the anchor first (zeroed when dropped: they describe a face).
+    /// Every embedding taken; the first, on the alignment frame, is the anchor the others are
+    /// compared with (zeroed when dropped: they describe a face).
     seen: Vec<Embedding>,
     last_ms: i64,
 }
@@ -63,9 +62,6 @@ impl Drop for Identity {
     fn drop(&mut self) {
         for e in &mut self.seen {
             e.zeroize();
-        }
-        if let Some(a) = &mut self.anchor {
-            a.zeroize();
         }
     }
 }
@@ -119,7 +115,6 @@ impl Engine {
         let fed = config.evidence.as_ref().map(|_| FeedDigest::default());
         let identity = self.embedder().map(|e| Identity {
             embedder: e.clone(),
-            anchor: None,
             seen: Vec::new(),
             last_ms: 0,
         });
@@ -338,15 +333,14 @@ impl Session {
             return Ok(());
         }
         let frontal = crate::vision::identity::embeddable(face, config.max_angle);
-        let due = id.anchor.is_none() || phase != before || t_ms - id.last_ms >= config.interval_ms;
+        let due = id.seen.is_empty() || phase != before || t_ms - id.last_ms >= config.interval_ms;
         if !(frontal && due) {
             return Ok(());
         }
         let embedding = id.embedder.embed(frame, &face.mesh)?;
         id.last_ms = t_ms;
-        match &id.anchor {
-            None => id.anchor = Some(embedding.clone()),
-            Some(anchor) => self.machine.identity(anchor.similarity(&embedding)),
+        if let Some(anchor) = id.seen.first() {
+            self.machine.identity(anchor.similarity(&embedding));
         }
         id.seen.push(embedding);
         Ok(())

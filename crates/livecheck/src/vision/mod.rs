@@ -241,7 +241,7 @@ fn overlaps(det: &BBox, mesh: &BBox) -> bool {
 }
 
 /// The biggest detection: the person holding the phone (or held up to it) is the closest face.
-fn largest(dets: &[Detection]) -> Option<&Detection> {
+pub(crate) fn largest(dets: &[Detection]) -> Option<&Detection> {
     dets.iter()
         .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
 }
