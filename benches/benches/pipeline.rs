@@ -8,7 +8,9 @@
 //! - `tracked/*`: `Analyzer::push_frame` on a tracked face (re-detection every 500 ms of frame
 //!   time, as in a session);
 //! - `model_only/*`: tract inference alone on the stored reference inputs, the side-by-side
-//!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both).
+//!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both);
+//! - `clip/push_frame`: `Analyzer::push_frame` over 90 consecutive frames of the clip, the
+//!   partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime).
 
 use std::path::Path;
 
@@ -17,7 +19,7 @@ use livecheck::frame::{Border, Normalize};
 use livecheck::models::Model;
 use livecheck::vision::landmarks::idx;
 use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
-use livecheck_benches::{real_frame, root, to_nv21};
+use livecheck_benches::{real_clip, real_frame, root, to_nv21};
 
 fn stages(c: &mut Criterion) {
     let models = root().join("models");
@@ -152,5 +154,32 @@ fn model_only(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages, model_only);
+/// `clip/push_frame`: one pass of `Analyzer::push_frame` over the first
+/// [`livecheck_benches::CLIP_FRAMES`] frames of the clip with a fresh analyser (face found,
+/// tracked, re-detected every 500 ms); the per-frame cost is the pass over that count.
+/// `benches/ort_frames.py` times the reference pipeline on the same frames' model inputs.
+fn clip(c: &mut Criterion) {
+    let (Some(frames), Ok(set)) = (real_clip(), ModelSet::from_dir(root().join("models"))) else {
+        eprintln!("SKIPPED: models or media missing (run `cargo xtask models`)");
+        return;
+    };
+    let engine = Engine::load(&set).expect("models load");
+    let views: Vec<_> = frames
+        .iter()
+        .map(|f| FrameRef::packed(&f.data, f.width, f.height, PixelFormat::Rgb8).unwrap())
+        .collect();
+    let mut g = c.benchmark_group("clip");
+    g.sample_size(10);
+    g.bench_function("push_frame", |b| {
+        b.iter(|| {
+            let mut analyzer = engine.analyzer(Default::default());
+            for (view, f) in views.iter().zip(&frames) {
+                analyzer.push_frame(view, f.t_ms).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages, model_only, clip);
 criterion_main!(benches);

@@ -27,6 +27,22 @@ pub fn real_frame() -> Option<livecheck_media::RgbFrame> {
     livecheck_media::VideoReader::open(&clip).ok()?.next()?.ok()
 }
 
+/// The clip the per-frame comparison runs on (`cargo xtask bench-compare`).
+pub const CLIP: &str = "focus_blink/h264/mahie_test_1.mp4";
+/// How many of its frames (3 s at 30 fps: a face found, tracked, and re-detected six times).
+pub const CLIP_FRAMES: usize = 90;
+
+/// The first [`CLIP_FRAMES`] frames of [`CLIP`] (each with its presentation time).
+pub fn real_clip() -> Option<Vec<livecheck_media::RgbFrame>> {
+    let path = shared_data(CLIP)?;
+    let frames: Vec<_> = livecheck_media::VideoReader::open(&path)
+        .ok()?
+        .take(CLIP_FRAMES)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    (frames.len() == CLIP_FRAMES).then_some(frames)
+}
+
 /// RGB24 → NV21 (BT.601 full range), as an Android camera delivers it.
 pub fn to_nv21(f: &livecheck_media::RgbFrame) -> Vec<u8> {
     let (w, h) = (f.width as usize, f.height as usize);

@@ -44,24 +44,31 @@ pub(crate) const GRID_CROP_X: [(&str, u32); 6] = [
 
 /// A GRID clip's frames, cropped so that the face sits in the oval.
 pub(crate) fn grid_frames(data: &Path, name: &str) -> Result<Vec<OwnedFrame>, String> {
-    let x = GRID_CROP_X.iter().find(|g| g.0 == name).map_or(0, |g| g.1) as usize;
-    let (y, w, h) = (48usize, 220usize, 240usize);
     clip_frames(&data.join(format!("grid_lipnet/h264/{name}.mp4")))?
         .into_iter()
-        .map(|f| {
-            if f.width as usize != 360 || f.height as usize != 288 {
-                return Err(format!(
-                    "{name}: expected 360x288, got {}x{}",
-                    f.width, f.height
-                ));
-            }
-            let stride = f.width as usize * 3;
-            let data: Vec<u8> = (y..y + h)
-                .flat_map(|r| f.data[r * stride + x * 3..r * stride + (x + w) * 3].to_vec())
-                .collect();
-            Ok(OwnedFrame::rgb(data, w as u32, h as u32, f.t_ms))
-        })
+        .map(|f| grid_crop(name, &f.data, f.width, f.height, f.t_ms))
         .collect()
+}
+
+/// One 360x288 RGB frame of the GRID clip `name` cut to the 220x240 region that puts its face
+/// in the oval.
+pub(crate) fn grid_crop(
+    name: &str,
+    rgb: &[u8],
+    width: u32,
+    height: u32,
+    t_ms: i64,
+) -> Result<OwnedFrame, String> {
+    let x = GRID_CROP_X.iter().find(|g| g.0 == name).map_or(0, |g| g.1) as usize;
+    let (y, w, h) = (48usize, 220usize, 240usize);
+    if width != 360 || height != 288 {
+        return Err(format!("{name}: expected 360x288, got {width}x{height}"));
+    }
+    let stride = width as usize * 3;
+    let data: Vec<u8> = (y..y + h)
+        .flat_map(|r| rgb[r * stride + x * 3..r * stride + (x + w) * 3].to_vec())
+        .collect();
+    Ok(OwnedFrame::rgb(data, w as u32, h as u32, t_ms))
 }
 
 /// The first 1.2 s of `first`, then all of `second` `gap_ms` after `first`'s last kept frame:

@@ -175,7 +175,8 @@ fn session(
         .map_err(|e| e.to_string())
 }
 
-fn outcome(v: &Verdict) -> String {
+/// "passed", or the verdict's reason codes joined by commas.
+pub(crate) fn outcome(v: &Verdict) -> String {
     if v.passed {
         "passed".into()
     } else {

@@ -1,7 +1,7 @@
 //! `livecheck-eval`: measures the detectors and whole sessions on the annotated real media in
 //! `../shared/data` and prints a Markdown table plus one JSON document (run it through
 //! `cargo xtask eval actions`, `cargo xtask eval digits`, `cargo xtask eval attacks` or
-//! `cargo xtask eval identity`).
+//! `cargo xtask eval identity`), and the memory soak (`cargo xtask soak`).
 
 mod actions;
 mod attacks;
@@ -11,16 +11,18 @@ mod identity;
 mod media;
 mod npy;
 mod sheet;
+mod soak;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
+const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity|soak [--only SET] [--data DIR] [--models DIR] [--json OUT.json]
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
        digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync)
-                    [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)";
+                    [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)
+       soak only: [--minutes N] (default 10; memory of sessions on one engine)";
 
 /// Command-line options shared by the evaluations.
 pub struct Options {
@@ -43,6 +45,8 @@ pub struct Options {
     pub variants: Option<String>,
     /// Only these voices of the digits evaluation (`--speakers fsdd_nicolas,…`; default all).
     pub speakers: Option<Vec<String>>,
+    /// How long the soak runs (`--minutes`; default 10).
+    pub minutes: Option<f64>,
 }
 
 impl Options {
@@ -87,6 +91,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         cache: None,
         variants: None,
         speakers: None,
+        minutes: None,
     };
     let mut command = None;
     let mut it = args.iter();
@@ -105,6 +110,15 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--cache" => opts.cache = Some(value()?.into()),
             "--variants" => opts.variants = Some(value()?),
             "--speakers" => opts.speakers = Some(value()?.split(',').map(str::to_string).collect()),
+            "--minutes" => {
+                let v = value()?;
+                opts.minutes = Some(
+                    v.parse::<f64>()
+                        .ok()
+                        .filter(|m| *m > 0.0 && m.is_finite())
+                        .ok_or(format!("--minutes needs a positive number, got {v}"))?,
+                )
+            }
             c if command.is_none() && !c.starts_with("--") => command = Some(c.to_string()),
             other => return Err(format!("unexpected {other}\n{USAGE}")),
         }
@@ -134,6 +148,7 @@ fn main() -> ExitCode {
         "digits" => digits::run(&opts),
         "attacks" => attacks::run(&opts),
         "identity" => identity::run(&opts),
+        "soak" => soak::run(&opts),
         other => Err(format!("unknown evaluation {other}\n{USAGE}")),
     });
     match result {

@@ -73,14 +73,20 @@ pub fn test_inputs() -> Option<(std::path::PathBuf, std::path::PathBuf, std::pat
 /// Decodes a clip into RGB frames with strictly increasing times (a repeated container time
 /// becomes the previous one + 1 ms).
 pub fn clip_frames(path: &Path) -> Result<Vec<livecheck::OwnedFrame>, String> {
+    clip_stream(path)?.collect()
+}
+
+/// [`clip_frames`] one frame at a time, for clips too long to hold decoded.
+pub fn clip_stream(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<livecheck::OwnedFrame, String>>, String> {
     let mut last = i64::MIN;
-    livecheck_media::open(path)
+    Ok(livecheck_media::open(path)
         .map_err(|e| format!("{}: {e}", path.display()))?
-        .map(|f| {
+        .map(move |f| {
             let f = f.map_err(|e| e.to_string())?;
             let t = f.t_ms.max(last + 1);
             last = t;
             Ok(livecheck::OwnedFrame::rgb(f.data, f.width, f.height, t))
-        })
-        .collect()
+        }))
 }

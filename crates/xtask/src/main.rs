@@ -4,12 +4,13 @@
 //! cargo xtask setup                            install system tools (ffmpeg) if missing
 //! cargo xtask test      [cargo test args]      setup + models + every test of the workspace
 //! cargo xtask demo      [<video>] [options]    setup + models + the desktop runner (embedded clip by default)
-//! cargo xtask bench-compare                    tract vs ONNX Runtime, same inputs, one run
+//! cargo xtask bench-compare [--json]           tract vs ONNX Runtime: models, then per frame
 //! cargo xtask train-digits                    retrain models/digits.onnx (models/whisper_digits/run.sh)
 //! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
 //! cargo xtask mobile                           check the Android and iOS staticlibs build
 //! cargo xtask fuzz      [TARGET…] [--secs N]   coverage-guided fuzzing (cargo-fuzz, stable)
 //! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
+//! cargo xtask soak      [--minutes N]          memory: engine, one session's peak, growth over N min
 //! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
 //! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
 //! ```
@@ -41,8 +42,10 @@ commands:
              <video> or the embedded clip; headless without a display; runner options
              pass through (--mode digits, --actions, --record DIR, ...)
              (an action liveness check: blink and nod)
-  bench-compare
-             tract (criterion) vs ONNX Runtime on the same inputs, single thread
+  bench-compare [--json]
+             tract (criterion) vs ONNX Runtime, single thread, one run: each model on
+             the same inputs, then the per-frame pipeline on 90 real frames (last line
+             with --json: per_frame_ours_ms, per_frame_ort_ms, ratio, frames)
   train-digits
              retrain the spoken-digit head: models/whisper_digits/run.sh (Whisper
              encoder features, 5 leave-speakers-out folds, shipped head models/digits.onnx,
@@ -59,6 +62,10 @@ commands:
              --input FILE to replay one input; the corpus grows in fuzz/corpus
   eval       setup, provision models, then evaluate on ../shared/data and print a
              table and JSON: `eval actions [--json OUT.json]`
+  soak       setup, provision models, then the memory soak: resident set with the
+             engine loaded, the peak of a 60 s action session and of a digits session,
+             and the growth over [--minutes N] (default 10) of sessions on one engine
+             (fails above 4 MB); [--json OUT.json]
   models     make every model in DIR/models.toml present and verified (idempotent;
              no network when all files are in place)
                --dir DIR   model folder (default: <workspace>/models)
@@ -87,17 +94,18 @@ fn run(args: &[String]) -> Result<()> {
     let root = workspace_root();
     match command.as_str() {
         "setup" => return tasks::setup(),
-        "bench-compare" => return tasks::bench_compare(&root),
+        "bench-compare" => return tasks::bench_compare(&root, rest),
         "train-digits" => return tasks::train_digits(&root, rest),
         "bindings" => return bindings::bindings(&root, rest),
         "mobile" => return bindings::mobile(&root, rest),
         "fuzz" => return tasks::fuzz(&root, rest),
-        "test" | "demo" | "eval" => {
+        "test" | "demo" | "eval" | "soak" => {
             tasks::setup()?;
             models::provision(&root.join("models"))?;
             return match command.as_str() {
                 "test" => tasks::test(&root, rest),
                 "demo" => tasks::demo(&root, rest),
+                "soak" => tasks::eval(&root, &[&["soak".to_string()], rest].concat()),
                 _ => tasks::eval(&root, rest),
             };
         }

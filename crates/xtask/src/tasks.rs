@@ -1,7 +1,7 @@
 //! The top-level developer commands: `setup` (system tools), `test` (everything CI runs) and
 //! `demo` (the main job: a liveness check of a clip), each provisioning what it needs first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::util::{Error, Result};
@@ -149,9 +149,33 @@ pub fn train_digits(root: &Path, args: &[String]) -> Result<()> {
     run(Command::new(root.join("models/whisper_digits/run.sh")).args(args))
 }
 
-/// Runs tract (criterion `model_only`) and ONNX Runtime (`benches/ort_compare.py`) on the same
-/// inputs back to back, single thread, and prints medians and the ratio.
-pub fn bench_compare(root: &Path) -> Result<()> {
+/// Frames in one `clip/push_frame` iteration (benches/src/lib.rs `CLIP_FRAMES`).
+const CLIP_FRAMES: f64 = 90.0;
+
+/// tract against ONNX Runtime in one run, single thread: each model alone on the stored
+/// reference inputs (criterion `model_only` vs `benches/ort_compare.py`), then the whole
+/// per-frame pipeline on the same 90 real frames (criterion `clip/push_frame` and
+/// `tracked/rgb` vs `benches/ort_frames.py` on the crops `frame_plan` wrote). Prints tables and,
+/// with `--json`, one JSON object as the last line.
+pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
+    let json = match args {
+        [] => false,
+        [a] if a == "--json" => true,
+        _ => return Err(Error::new("usage: cargo xtask bench-compare [--json]")),
+    };
+    let plan_dir = root.join("target/bench-compare");
+    run(cargo()
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "-p",
+            "livecheck-benches",
+            "--bin",
+            "frame_plan",
+            "--",
+        ])
+        .arg(&plan_dir))?;
     run(cargo().current_dir(root).args([
         "bench",
         "-p",
@@ -159,47 +183,100 @@ pub fn bench_compare(root: &Path) -> Result<()> {
         "--bench",
         "pipeline",
         "--",
-        "model_only",
+        "model_only|clip/|tracked/rgb",
     ]))?;
     let python = root.join("models/.venv/bin/python");
-    let out = Command::new(&python)
-        .arg(root.join("benches/ort_compare.py"))
-        .arg(root.join("models"))
-        .output()
-        .map_err(|e| {
-            Error::new(format!(
-                "cannot run {}: {e} (run `cargo xtask reference` once to install onnxruntime)",
-                python.display()
-            ))
-        })?;
-    if !out.status.success() {
-        return Err(Error::new(format!(
-            "ort_compare.py failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    let ort = String::from_utf8_lossy(&out.stdout);
-    println!("| model | tract ms | ORT ms | tract/ORT |\n|---|---|---|---|");
-    for name in ["detector", "mesh", "iris"] {
-        let est = root.join(format!(
-            "target/criterion/model_only/{name}/new/estimates.json"
-        ));
+    let ort_models = python_json(
+        &python,
+        &[root.join("benches/ort_compare.py"), root.join("models")],
+    )?;
+    let ort_frames = python_json(
+        &python,
+        &[
+            root.join("benches/ort_frames.py"),
+            root.join("models"),
+            plan_dir.clone(),
+        ],
+    )?;
+    let tract_ms = |id: &str| -> Result<f64> {
+        let est = root.join(format!("target/criterion/{id}/new/estimates.json"));
         let text = std::fs::read_to_string(&est)
             .map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
-        let tract_ms = criterion_median_ns(&text)
+        Ok(criterion_median_ns(&text)
             .ok_or_else(|| Error::new(format!("no median in {}", est.display())))?
-            / 1e6;
-        // ort_compare.py prints one JSON object (model -> median ms) as its last line.
-        let ort_ms = serde_json::from_str::<serde_json::Value>(ort.lines().last().unwrap_or(""))
-            .ok()
-            .and_then(|v| v[name].as_f64())
-            .ok_or_else(|| Error::new(format!("no {name} in ORT output {ort}")))?;
+            / 1e6)
+    };
+    let number = |v: &serde_json::Value, what: &str| {
+        v.as_f64()
+            .ok_or_else(|| Error::new(format!("no {what} in the ONNX Runtime output")))
+    };
+
+    println!("\nEach model alone, stored reference inputs:\n");
+    println!("| model | tract ms | ORT ms | tract/ORT |\n|---|---|---|---|");
+    for name in ["detector", "mesh", "iris"] {
+        let (t, o) = (
+            tract_ms(&format!("model_only/{name}"))?,
+            number(&ort_models[name], name)?,
+        );
+        println!("| {name} | {t:.2} | {o:.2} | {:.2} |", t / o);
+    }
+    let ours = tract_ms("clip/push_frame")? / CLIP_FRAMES;
+    let tracked = tract_ms("tracked/rgb")?;
+    let reference = number(&ort_frames["per_frame_ms"], "per_frame_ms")?;
+    let frames = number(&ort_frames["frames"], "frames")?;
+    println!("\nPer frame over {frames} real 640x480 frames (same run):\n");
+    println!("| pipeline | ms per frame | frames/s |\n|---|---|---|");
+    println!(
+        "| livecheck `Analyzer::push_frame` (crops, models, geometry, quality; detector every 500 ms) | {ours:.2} | {:.0} |",
+        1000.0 / ours
+    );
+    println!(
+        "| reference in ONNX Runtime (inference only: detector when the track is lost, mesh, iris x2) | {reference:.2} | {:.0} |",
+        1000.0 / reference
+    );
+    println!(
+        "| livecheck `tracked/rgb` (one frame, tracked) | {tracked:.2} | {:.0} |",
+        1000.0 / tracked
+    );
+    println!(
+        "\nreference stages (ms per run): {}",
+        ort_frames["stage_ms"]
+    );
+    println!("ratio livecheck / reference: {:.2}", ours / reference);
+    if json {
         println!(
-            "| {name} | {tract_ms:.2} | {ort_ms:.2} | {:.2} |",
-            tract_ms / ort_ms
+            "{}",
+            serde_json::json!({
+                "per_frame_ours_ms": (ours * 1000.0).round() / 1000.0,
+                "per_frame_ort_ms": (reference * 1000.0).round() / 1000.0,
+                "ratio": (ours / reference * 1000.0).round() / 1000.0,
+                "frames": frames,
+                "tracked_rgb_fps": (1000.0 / tracked * 10.0).round() / 10.0,
+            })
         );
     }
     Ok(())
+}
+
+/// Runs a Python script of the models' virtual environment and parses the JSON object it prints
+/// as its last line.
+fn python_json(python: &Path, args: &[PathBuf]) -> Result<serde_json::Value> {
+    let out = Command::new(python).args(args).output().map_err(|e| {
+        Error::new(format!(
+            "cannot run {}: {e} (run `cargo xtask reference` once to install onnxruntime)",
+            python.display()
+        ))
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(Error::new(format!(
+            "{} failed: {}",
+            args[0].display(),
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    serde_json::from_str(stdout.lines().last().unwrap_or(""))
+        .map_err(|e| Error::new(format!("{}: no JSON ({e}): {stdout}", args[0].display())))
 }
 
 /// The median point estimate (ns) of a criterion `estimates.json`.

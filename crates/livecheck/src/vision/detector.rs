@@ -163,6 +163,12 @@ impl Detector {
         }
     }
 
+    /// Fills `out` (3 x 128 x 128, planar RGB in -1..1, zero outside the frame) with the model's
+    /// input for `roi`.
+    pub fn input(frame: &FrameRef, roi: &Roi, out: &mut [f32]) {
+        frame.crop_into(roi, INPUT, INPUT, Border::Zero, Normalize::SIGNED, out);
+    }
+
     /// Finds faces in the whole frame, best first.
     pub fn detect(&self, frame: &FrameRef) -> Result<Vec<Detection>> {
         self.detect_in(frame, &Self::letterbox(frame))
@@ -171,14 +177,7 @@ impl Detector {
     /// Finds faces inside `roi` (an axis-aligned square region of the display image).
     pub fn detect_in(&self, frame: &FrameRef, roi: &Roi) -> Result<Vec<Detection>> {
         let mut input = vec![0.0f32; 3 * INPUT * INPUT];
-        frame.crop_into(
-            roi,
-            INPUT,
-            INPUT,
-            Border::Zero,
-            Normalize::SIGNED,
-            &mut input,
-        );
+        Self::input(frame, roi, &mut input);
         let out = self.model.run(&[&input])?;
         let (regressors, scores) = if out[0].len() == NUM_ANCHORS {
             (&out[1], &out[0])

@@ -147,17 +147,45 @@ impl Landmarker {
         })
     }
 
-    /// Runs the mesh on `roi` of `frame`.
-    pub fn mesh(&self, frame: &FrameRef, roi: &Roi) -> Result<Mesh> {
-        let mut input = vec![0.0f32; 3 * MESH_INPUT * MESH_INPUT];
+    /// Fills `out` (3 x 192 x 192, planar RGB in 0..1) with the mesh model's input for `roi`.
+    pub fn mesh_input(frame: &FrameRef, roi: &Roi, out: &mut [f32]) {
         frame.crop_into(
             roi,
             MESH_INPUT,
             MESH_INPUT,
             Border::Replicate,
             Normalize::UNIT,
-            &mut input,
+            out,
         );
+    }
+
+    /// Fills `out` (3 x 64 x 64) with the iris model's input for the eye crop `roi`, flipped
+    /// horizontally with `mirror`; returns the crop actually sampled (the flipped one).
+    pub fn eye_input(frame: &FrameRef, roi: &Roi, mirror: bool, out: &mut [f32]) -> Roi {
+        // A horizontally flipped crop is the same rectangle with its x axis reversed.
+        let crop = if mirror {
+            Roi {
+                width: -roi.width,
+                ..*roi
+            }
+        } else {
+            *roi
+        };
+        frame.crop_into(
+            &crop,
+            IRIS_INPUT,
+            IRIS_INPUT,
+            Border::Replicate,
+            Normalize::UNIT,
+            out,
+        );
+        crop
+    }
+
+    /// Runs the mesh on `roi` of `frame`.
+    pub fn mesh(&self, frame: &FrameRef, roi: &Roi) -> Result<Mesh> {
+        let mut input = vec![0.0f32; 3 * MESH_INPUT * MESH_INPUT];
+        Self::mesh_input(frame, roi, &mut input);
         let out = self.mesh.run(&[&input])?;
         let (coords, flag) = if out[0].len() == 1 {
             (&out[1], out[0][0])
@@ -184,24 +212,8 @@ impl Landmarker {
     /// flips the eye at points 362/263 so the model always sees an image-left eye); returned
     /// points are in display pixels either way.
     pub fn eye(&self, frame: &FrameRef, roi: &Roi, mirror: bool) -> Result<EyeContour> {
-        // A horizontally flipped crop is the same rectangle with its x axis reversed.
-        let crop = if mirror {
-            Roi {
-                width: -roi.width,
-                ..*roi
-            }
-        } else {
-            *roi
-        };
         let mut input = vec![0.0f32; 3 * IRIS_INPUT * IRIS_INPUT];
-        frame.crop_into(
-            &crop,
-            IRIS_INPUT,
-            IRIS_INPUT,
-            Border::Replicate,
-            Normalize::UNIT,
-            &mut input,
-        );
+        let crop = Self::eye_input(frame, roi, mirror, &mut input);
         let out = self.iris.run(&[&input])?;
         let (contour, iris) = if out[0].len() == 15 {
             (&out[1], &out[0])
