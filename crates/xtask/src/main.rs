@@ -11,6 +11,7 @@
 //! cargo xtask fuzz      [TARGET…] [--secs N]   coverage-guided fuzzing (cargo-fuzz, stable)
 //! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
 //! cargo xtask soak      [--minutes N]          memory: engine, one session's peak, growth over N min
+//! cargo xtask size      [--profile P] [--target T] the stripped SDK library + the models it loads
 //! cargo xtask models    [--dir DIR] [--check]   fetch, convert and verify the models in models.toml
 //! cargo xtask reference [--dir DIR] [--data DIR] regenerate models/reference (ONNX Runtime outputs)
 //! ```
@@ -23,6 +24,7 @@ mod manifest;
 mod models;
 mod python;
 mod reference;
+mod size;
 mod tasks;
 mod util;
 
@@ -46,6 +48,9 @@ commands:
              tract (criterion) vs ONNX Runtime, single thread, one run: each model on
              the same inputs, then the per-frame pipeline on 90 real frames (last line
              with --json: per_frame_ours_ms, per_frame_ort_ms, ratio, frames)
+  size       build liblivecheck_ffi.so (--profile, default sdk: fat LTO, one codegen
+             unit; --target, default the host), strip a copy into target/size and
+             print its size beside the models' (action set, digits pack)
   train-digits
              retrain the spoken-digit head: models/whisper_digits/run.sh (Whisper
              encoder features, 5 leave-speakers-out folds, shipped head models/digits.onnx,
@@ -95,6 +100,7 @@ fn run(args: &[String]) -> Result<()> {
     match command.as_str() {
         "setup" => return tasks::setup(),
         "bench-compare" => return tasks::bench_compare(&root, rest),
+        "size" => return size::size(&root, rest),
         "train-digits" => return tasks::train_digits(&root, rest),
         "bindings" => return bindings::bindings(&root, rest),
         "mobile" => return bindings::mobile(&root, rest),

@@ -1,0 +1,93 @@
+//! `cargo xtask size`: what an app ships — the stripped livecheck-ffi shared library and the
+//! models it loads.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::manifest::Manifest;
+use crate::tasks::{cargo_in, run};
+use crate::util::{Error, Result};
+
+/// The optional digits pack (a host that only asks for actions leaves it out).
+const DIGITS_PACK: [&str; 3] = [
+    "whisper_encoder_base_6s.onnx",
+    "whisper_decoder_base_digits.onnx",
+    "digits.onnx",
+];
+
+const USAGE: &str = "usage: cargo xtask size [--profile release|sdk] [--target TRIPLE]";
+
+/// Builds `liblivecheck_ffi.so` with the profile (default `sdk`) for the target (default the
+/// host), strips a copy and prints its size beside the models' (each, the action set and the
+/// digits pack).
+pub fn size(root: &Path, args: &[String]) -> Result<()> {
+    let (mut profile, mut target) = ("sdk".to_string(), None::<String>);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = it.next().cloned().ok_or_else(|| Error::new(USAGE));
+        match a.as_str() {
+            "--profile" => profile = value?,
+            "--target" => target = Some(value?),
+            _ => return Err(Error::new(USAGE)),
+        }
+    }
+    let mut build = cargo_in(root);
+    build.args([
+        "build",
+        "-p",
+        "livecheck-ffi",
+        "--lib",
+        "--profile",
+        &profile,
+    ]);
+    if let Some(t) = &target {
+        build.args(["--target", t]);
+    }
+    run(&mut build)?;
+    let mut dir = root.join("target");
+    if let Some(t) = &target {
+        dir = dir.join(t);
+    }
+    let lib = dir
+        .join(if profile == "dev" { "debug" } else { &profile })
+        .join("liblivecheck_ffi.so");
+    let stripped = root.join(format!("target/size/liblivecheck_ffi.{profile}.so"));
+    std::fs::create_dir_all(root.join("target/size")).map_err(|e| Error::new(e.to_string()))?;
+    // llvm-strip reads every architecture; binutils' strip only the host's.
+    let strip = ["llvm-strip", "strip"]
+        .into_iter()
+        .find(|s| Command::new(s).arg("--version").output().is_ok())
+        .ok_or_else(|| Error::new("neither llvm-strip nor strip is installed"))?;
+    run(Command::new(strip).arg("-o").arg(&stripped).arg(&lib))?;
+    let mb = |p: &Path| -> Result<f64> {
+        Ok(std::fs::metadata(p)
+            .map_err(|e| Error::new(format!("{}: {e}", p.display())))?
+            .len() as f64
+            / 1e6)
+    };
+    let (lib_mb, stripped_mb) = (mb(&lib)?, mb(&stripped)?);
+    let manifest = Manifest::load(&root.join("models/models.toml"))?;
+    let (mut actions, mut digits) = (0.0, 0.0);
+    println!("| file | MB |\n|---|---|");
+    println!(
+        "| liblivecheck_ffi.so ({profile}, {}), stripped ({lib_mb:.2} before) | {stripped_mb:.2} |",
+        target.as_deref().unwrap_or("host")
+    );
+    // The digits head is trained here and committed: models.toml's [digits], not a [[model]].
+    let files = manifest.models.iter().map(|m| m.file.as_str());
+    for file in files.chain(["digits.onnx"]) {
+        let size = mb(&root.join("models").join(file))?;
+        if DIGITS_PACK.contains(&file) {
+            digits += size;
+        } else {
+            actions += size;
+        }
+        println!("| models/{file} | {size:.2} |");
+    }
+    println!(
+        "| **library + action models** (vision, VAD, embedder) | **{:.2}** |",
+        stripped_mb + actions
+    );
+    println!("| digits pack (optional) | {digits:.2} |");
+    Ok(())
+}
