@@ -20,16 +20,21 @@ CASES = {
 }
 
 
-def main() -> None:
-    models = Path(sys.argv[1])
-    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+def session(path: Path) -> ort.InferenceSession:
+    """An ONNX Runtime session on one thread, sequential (as every comparison here runs)."""
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def main() -> None:
+    models = Path(sys.argv[1])
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 300
     out = {}
     for name, (file, inp, shape) in CASES.items():
-        sess = ort.InferenceSession(str(models / file), opts, providers=["CPUExecutionProvider"])
+        sess = session(models / file)
         x = np.fromfile(models / "reference" / inp, dtype="<f4").reshape(shape)
         feed = {sess.get_inputs()[0].name: x}
         for _ in range(20):

@@ -17,21 +17,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-MODELS = {
-    "detector": ("face_detection_short_range.onnx", (1, 3, 128, 128)),
-    "mesh": ("face_landmark.onnx", (1, 3, 192, 192)),
-    "iris": ("iris_landmark.onnx", (1, 3, 64, 64)),
-}
+from ort_compare import CASES, session
 
-
-def session(path: Path) -> ort.InferenceSession:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+# model -> (file, input shape), the same models ort_compare.py times alone.
+MODELS = {name: (file, shape) for name, (file, _, shape) in CASES.items()}
 
 
 def main() -> None:

@@ -141,8 +141,9 @@ pub fn run(opts: &Options) -> Result<(), String> {
         reset_peak()?;
         let v = digits_session(&engine, data)?;
         let peak = status_mb("VmHWM")?;
-        eprintln!("soak: digits session: {}; peak {peak:.1} MB", outcome(&v));
-        digits_peak = Some((peak, outcome(&v)));
+        let o = outcome(&v);
+        eprintln!("soak: digits session: {o}; peak {peak:.1} MB");
+        digits_peak = Some((peak, o));
     }
 
     let start = Instant::now();

@@ -149,9 +149,6 @@ pub fn train_digits(root: &Path, args: &[String]) -> Result<()> {
     run(Command::new(root.join("models/whisper_digits/run.sh")).args(args))
 }
 
-/// Frames in one `clip/push_frame` iteration (benches/src/lib.rs `CLIP_FRAMES`).
-const CLIP_FRAMES: f64 = 90.0;
-
 /// tract against ONNX Runtime in one run, single thread: each model alone on the stored
 /// reference inputs (criterion `model_only` vs `benches/ort_compare.py`), then the whole
 /// per-frame pipeline on the same 90 real frames (criterion `clip/push_frame` and
@@ -220,10 +217,11 @@ pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
         );
         println!("| {name} | {t:.2} | {o:.2} | {:.2} |", t / o);
     }
-    let ours = tract_ms("clip/push_frame")? / CLIP_FRAMES;
     let tracked = tract_ms("tracked/rgb")?;
     let reference = number(&ort_frames["per_frame_ms"], "per_frame_ms")?;
+    // One `clip/push_frame` iteration is the whole plan frame_plan wrote.
     let frames = number(&ort_frames["frames"], "frames")?;
+    let ours = tract_ms("clip/push_frame")? / frames;
     println!("\nPer frame over {frames} real 640x480 frames (same run):\n");
     println!("| pipeline | ms per frame | frames/s |\n|---|---|---|");
     println!(
