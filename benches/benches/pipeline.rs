@@ -6,11 +6,13 @@
 //!   NV21 → model-tensor crop; the face embedding (aligned crop + MobileFaceNet, as a session
 //!   takes one every 700 ms) and enrolling a photo (detector, mesh twice, embedding);
 //! - `tracked/*`: `Analyzer::push_frame` on a tracked face (re-detection every 500 ms of frame
-//!   time, as in a session);
+//!   time, as in a session); `tracked/rgb_no_eyes` without the iris model, as a session runs
+//!   every phase but the blink;
 //! - `model_only/*`: tract inference alone on the stored reference inputs, the side-by-side
 //!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both);
 //! - `clip/push_frame`: `Analyzer::push_frame` over 90 consecutive frames of the clip, the
-//!   partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime).
+//!   partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime);
+//!   `clip/push_frame_no_eyes` the same without the iris model.
 
 use std::path::Path;
 
@@ -90,8 +92,13 @@ fn stages(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("tracked");
-    for (name, f) in [("rgb", &view), ("nv21", &nv21_view)] {
+    for (name, f, eyes) in [
+        ("rgb", &view, true),
+        ("nv21", &nv21_view, true),
+        ("rgb_no_eyes", &view, false),
+    ] {
         let mut analyzer = engine.analyzer(Default::default());
+        analyzer.set_eyes(eyes);
         let mut t = 0i64;
         analyzer.push_frame(f, t).unwrap();
         g.bench_function(name, |b| {
@@ -170,14 +177,17 @@ fn clip(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("clip");
     g.sample_size(10);
-    g.bench_function("push_frame", |b| {
-        b.iter(|| {
-            let mut analyzer = engine.analyzer(Default::default());
-            for (view, f) in views.iter().zip(&frames) {
-                analyzer.push_frame(view, f.t_ms).unwrap();
-            }
-        })
-    });
+    for (name, eyes) in [("push_frame", true), ("push_frame_no_eyes", false)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut analyzer = engine.analyzer(Default::default());
+                analyzer.set_eyes(eyes);
+                for (view, f) in views.iter().zip(&frames) {
+                    analyzer.push_frame(view, f.t_ms).unwrap();
+                }
+            })
+        });
+    }
     g.finish();
 }
 

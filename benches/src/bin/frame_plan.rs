@@ -46,9 +46,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Landmarker::mesh_input(&view, &face.mesh.roi, &mut t);
             write_f32(&mut tensors, &t)?;
             let mut t = vec![0.0; 3 * IRIS_INPUT * IRIS_INPUT];
-            Landmarker::eye_input(&view, &face.eyes.right_contour.roi, false, &mut t);
+            let eyes = face
+                .eyes
+                .as_ref()
+                .ok_or("the analyser measures the eyes by default")?;
+            Landmarker::eye_input(&view, &eyes.right_contour.roi, false, &mut t);
             write_f32(&mut tensors, &t)?;
-            Landmarker::eye_input(&view, &face.eyes.left_contour.roi, true, &mut t);
+            Landmarker::eye_input(&view, &eyes.left_contour.roi, true, &mut t);
             write_f32(&mut tensors, &t)?;
         }
         tracked = face.is_some();

@@ -22,7 +22,7 @@ pub fn frame_json(report: &FrameReport) -> Value {
             },
             "faces": a.faces,
             "prompt": report.quality.prompt.code(),
-            "eye_open": [round(f.eyes.left, 3), round(f.eyes.right, 3)],
+            "eye_open": f.eyes.as_ref().map(|e| [round(e.left, 3), round(e.right, 3)]),
             "pitch": round(f.pose.pitch, 1),
             "yaw": round(f.pose.yaw, 1),
             "roll": round(f.pose.roll, 1),
@@ -81,8 +81,9 @@ fn human(report: &FrameReport) -> String {
     let p = report.quality.prompt;
     match &a.face {
         Some(f) => format!(
-            "{:>7} ms  face {:.0},{:.0}-{:.0},{:.0}  eyes {:.2}/{:.2}  pitch {:+.0} yaw {:+.0} roll {:+.0}  mouth {:.2}  {} ({})",
-            a.t_ms, f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1, f.eyes.left, f.eyes.right,
+            "{:>7} ms  face {:.0},{:.0}-{:.0},{:.0}  eyes {}  pitch {:+.0} yaw {:+.0} roll {:+.0}  mouth {:.2}  {} ({})",
+            a.t_ms, f.bbox.x0, f.bbox.y0, f.bbox.x1, f.bbox.y1,
+            f.eyes.as_ref().map_or("-".into(), |e| format!("{:.2}/{:.2}", e.left, e.right)),
             f.pose.pitch, f.pose.yaw, f.pose.roll, f.mouth_open, p.en(), p.zh()
         ),
         None => format!("{:>7} ms  no face  {} ({})", a.t_ms, p.en(), p.zh()),

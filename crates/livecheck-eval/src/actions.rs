@@ -174,14 +174,10 @@ fn focus_blink(engine: &livecheck::Engine, dir: &Path, name: &str) -> Result<Val
         let rows: String = m
             .iter()
             .zip(&labels)
-            .map(|(x, l)| match x.face {
-                Some(f) => format!(
-                    "{}\t{:.4}\t{:.4}\t{}\n",
-                    x.t_ms,
-                    f.eye_left,
-                    f.eye_right,
-                    u8::from(*l)
-                ),
+            .map(|(x, l)| match x.face.and_then(|f| f.eyes) {
+                Some((left, right)) => {
+                    format!("{}\t{left:.4}\t{right:.4}\t{}\n", x.t_ms, u8::from(*l))
+                }
                 None => format!("{}\tnan\tnan\t{}\n", x.t_ms, u8::from(*l)),
             })
             .collect();
@@ -275,8 +271,7 @@ fn nodding_pigeon(npz: &Path) -> Result<Value, String> {
         for i in 0..rows {
             let (pitch, yaw) = keypoint_pose(a.row(i));
             let face = FaceSignals {
-                eye_left: 0.3,
-                eye_right: 0.3,
+                eyes: None,
                 pitch,
                 yaw,
                 roll: 0.0,

@@ -316,10 +316,13 @@ fn format_samples(s: &[Sample]) -> String {
     let mut out = String::new();
     for x in s {
         match (x.m.face, x.face_w) {
-            (Some(f), Some(w)) => out.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                x.frame, x.m.t_ms, f.eye_left, f.eye_right, f.pitch, f.yaw, f.roll, f.mouth_open, w
-            )),
+            (Some(f), Some(w)) => {
+                let (l, r) = f.eyes.unwrap_or((f32::NAN, f32::NAN));
+                out.push_str(&format!(
+                    "{}\t{}\t{l}\t{r}\t{}\t{}\t{}\t{}\t{w}\n",
+                    x.frame, x.m.t_ms, f.pitch, f.yaw, f.roll, f.mouth_open
+                ))
+            }
             _ => out.push_str(&format!("{}\t{}\n", x.frame, x.m.t_ms)),
         }
     }
@@ -343,8 +346,7 @@ fn parse_samples(text: &str) -> Result<Vec<Sample>, String> {
         let (face, face_w) = if v.len() == 9 {
             (
                 Some(FaceSignals {
-                    eye_left: num(2)?,
-                    eye_right: num(3)?,
+                    eyes: Some((num(2)?, num(3)?)).filter(|(l, r)| l.is_finite() && r.is_finite()),
                     pitch: num(4)?,
                     yaw: num(5)?,
                     roll: num(6)?,

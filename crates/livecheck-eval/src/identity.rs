@@ -114,7 +114,11 @@ fn clip_samples(
         let Some(face) = report.analysis.face.as_ref() else {
             continue;
         };
-        if !embeddable(face, max_angle) {
+        if !face
+            .eyes
+            .as_ref()
+            .is_some_and(|eyes| embeddable(face.pose, eyes, max_angle))
+        {
             continue;
         }
         eligible += 1;

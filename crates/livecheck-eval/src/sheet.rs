@@ -162,7 +162,7 @@ fn analyse(engine: &Engine, clip: &Path) -> Result<Vec<Row>, String> {
         };
         rows.push(Row {
             t_ms: t,
-            eyes: face.map(|f| (f.eyes.left, f.eyes.right)),
+            eyes: face.and_then(|f| f.eyes.as_ref().map(|e| (e.left, e.right))),
             tile,
         });
     }

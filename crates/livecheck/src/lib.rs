@@ -50,7 +50,7 @@ pub use sync::{SyncConfig, SyncResult};
 pub use verdict::{ActionResult, BestFrame, Continuity, FaceMatch, Reason, Verdict};
 pub use vision::geometry::{HeadPose, Oval, OvalFit};
 pub use vision::identity::{Embedding, FaceEmbedder};
-pub use vision::{Face, FaceTracker, FrameAnalysis, TrackerConfig};
+pub use vision::{Eyes, Face, FaceTracker, FrameAnalysis, TrackerConfig};
 
 /// The loaded models, optimised and runnable. Load once; cheap to clone and share between
 /// attempts and threads.
@@ -210,5 +210,23 @@ impl Analyzer {
         );
         self.prev = analysis.face.clone().map(|f| (f, t_ms));
         Ok(FrameReport { analysis, quality })
+    }
+
+    /// Whether the following frames measure the eyes with the iris model (on by default; see
+    /// [`FaceTracker::set_eyes`]).
+    pub fn set_eyes(&mut self, on: bool) {
+        self.tracker.set_eyes(on);
+    }
+
+    /// The eyes of `face` (tracked on `frame`): measured now unless the frame already measured
+    /// them.
+    pub fn measure_eyes<'f>(&self, frame: &FrameRef, face: &'f mut Face) -> Result<&'f Eyes> {
+        match &mut face.eyes {
+            Some(eyes) => Ok(eyes),
+            slot @ None => {
+                let eyes = self.tracker.models().landmarker.eyes(frame, &face.mesh)?;
+                Ok(slot.insert(eyes))
+            }
+        }
     }
 }

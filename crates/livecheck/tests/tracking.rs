@@ -256,3 +256,43 @@ fn several_faces_are_reported() {
         "SeveralFaces on only {several:.2} of the frames"
     );
 }
+
+/// With the eyes off (as a session runs every phase but the blink) the track and every other
+/// measurement are the same, the face carries no eyes, and measuring them on demand gives
+/// exactly what the eyes-on analyser measured on that frame.
+#[test]
+fn eyes_measured_on_demand_match_every_frame_eyes() {
+    let (Some(engine), Some(frames)) = (
+        common::engine(),
+        common::frames("pyfeat/h264/single_face.mp4"),
+    ) else {
+        return;
+    };
+    let mut on = engine.analyzer(Default::default());
+    let mut off = engine.analyzer(Default::default());
+    off.set_eyes(false);
+    let mut compared = 0;
+    for (i, f) in frames.iter().take(30).enumerate() {
+        let t = i as i64 * 33;
+        let a = on.push_frame(&common::view(f), t).unwrap();
+        let mut b = off.push_frame(&common::view(f), t).unwrap();
+        let (Some(fa), Some(fb)) = (a.analysis.face.as_ref(), b.analysis.face.as_mut()) else {
+            assert_eq!(
+                a.analysis.face.is_some(),
+                b.analysis.face.is_some(),
+                "frame {i}"
+            );
+            continue;
+        };
+        assert!(fa.eyes.is_some() && fb.eyes.is_none(), "frame {i}");
+        assert_eq!(
+            (fa.bbox, fa.pose, fa.track_id),
+            (fb.bbox, fb.pose, fb.track_id)
+        );
+        assert_eq!(a.quality, b.quality, "frame {i}");
+        let measured = off.measure_eyes(&common::view(f), fb).unwrap();
+        assert_eq!(Some(measured), fa.eyes.as_ref(), "frame {i}");
+        compared += 1;
+    }
+    assert!(compared >= 25, "only {compared} frames with a face");
+}

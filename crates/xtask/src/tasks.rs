@@ -152,8 +152,10 @@ pub fn train_digits(root: &Path, args: &[String]) -> Result<()> {
 /// tract against ONNX Runtime in one run, single thread: each model alone on the stored
 /// reference inputs (criterion `model_only` vs `benches/ort_compare.py`), then the whole
 /// per-frame pipeline on the same 90 real frames (criterion `clip/push_frame` and
-/// `tracked/rgb` vs `benches/ort_frames.py` on the crops `frame_plan` wrote). Prints tables and,
-/// with `--json`, one JSON object as the last line.
+/// `tracked/rgb` vs `benches/ort_frames.py` on the crops `frame_plan` wrote), with the eyes
+/// measured on every frame (a blink phase) and without (every other phase, `*_no_eyes`; the
+/// reference's own cost without its iris runs is shown beside it). Prints tables and, with
+/// `--json`, one JSON object as the last line.
 pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     let json = match args {
         [] => false,
@@ -218,38 +220,50 @@ pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
         println!("| {name} | {t:.2} | {o:.2} | {:.2} |", t / o);
     }
     let tracked = tract_ms("tracked/rgb")?;
+    let tracked_no_eyes = tract_ms("tracked/rgb_no_eyes")?;
     let reference = number(&ort_frames["per_frame_ms"], "per_frame_ms")?;
+    let reference_no_iris = number(&ort_frames["per_frame_no_iris_ms"], "per_frame_no_iris_ms")?;
     // One `clip/push_frame` iteration is the whole plan frame_plan wrote.
     let frames = number(&ort_frames["frames"], "frames")?;
     let ours = tract_ms("clip/push_frame")? / frames;
+    let ours_no_eyes = tract_ms("clip/push_frame_no_eyes")? / frames;
     println!("\nPer frame over {frames} real 640x480 frames (same run):\n");
     println!("| pipeline | ms per frame | frames/s |\n|---|---|---|");
-    println!(
-        "| livecheck `Analyzer::push_frame` (crops, models, geometry, quality; detector every 500 ms) | {ours:.2} | {:.0} |",
-        1000.0 / ours
-    );
-    println!(
-        "| reference in ONNX Runtime (inference only: detector when the track is lost, mesh, iris x2) | {reference:.2} | {:.0} |",
-        1000.0 / reference
-    );
-    println!(
-        "| livecheck `tracked/rgb` (one frame, tracked) | {tracked:.2} | {:.0} |",
-        1000.0 / tracked
-    );
+    let rows = [
+        ("livecheck `Analyzer::push_frame` (crops, models, geometry, quality; detector every 500 ms; eyes on every frame: a blink phase)", ours),
+        ("livecheck, eyes off (`set_eyes(false)`: every phase but the blink)", ours_no_eyes),
+        ("reference in ONNX Runtime (inference only: detector when the track is lost, mesh, iris x2)", reference),
+        ("reference without its iris runs", reference_no_iris),
+        ("livecheck `tracked/rgb` (one frame, tracked, eyes on)", tracked),
+        ("livecheck `tracked/rgb_no_eyes`", tracked_no_eyes),
+    ];
+    for (what, ms) in rows {
+        println!("| {what} | {ms:.2} | {:.0} |", 1000.0 / ms);
+    }
     println!(
         "\nreference stages (ms per run): {}",
         ort_frames["stage_ms"]
     );
-    println!("ratio livecheck / reference: {:.2}", ours / reference);
+    println!(
+        "ratio livecheck / reference: {:.2} with the eyes on every frame, {:.2} with them off ({:.2} against the reference without iris)",
+        ours / reference,
+        ours_no_eyes / reference,
+        ours_no_eyes / reference_no_iris
+    );
     if json {
+        let r3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let fps = |ms: f64| (1000.0 / ms * 10.0).round() / 10.0;
         println!(
             "{}",
             serde_json::json!({
-                "per_frame_ours_ms": (ours * 1000.0).round() / 1000.0,
-                "per_frame_ort_ms": (reference * 1000.0).round() / 1000.0,
-                "ratio": (ours / reference * 1000.0).round() / 1000.0,
+                "per_frame_ours_ms": r3(ours),
+                "per_frame_ort_ms": r3(reference),
+                "ratio": r3(ours / reference),
                 "frames": frames,
-                "tracked_rgb_fps": (1000.0 / tracked * 10.0).round() / 10.0,
+                "tracked_rgb_fps": fps(tracked),
+                "per_frame_ours_no_eyes_ms": r3(ours_no_eyes),
+                "ratio_no_eyes": r3(ours_no_eyes / reference),
+                "tracked_rgb_no_eyes_fps": fps(tracked_no_eyes),
             })
         );
     }

@@ -36,6 +36,18 @@ impl Phase {
     pub fn is_done(&self) -> bool {
         matches!(self, Phase::Done)
     }
+
+    /// Whether this phase's detector reads the eyes (the blink): only then does a session run
+    /// the iris model on every frame.
+    pub fn needs_eyes(&self) -> bool {
+        matches!(
+            self,
+            Phase::Action {
+                kind: ActionKind::Blink,
+                ..
+            }
+        )
+    }
 }
 
 /// What the host shows after each frame.
@@ -711,8 +723,7 @@ mod tests {
 
     fn still(_: i64) -> FaceSignals {
         FaceSignals {
-            eye_left: 0.38,
-            eye_right: 0.38,
+            eyes: Some((0.38, 0.38)),
             pitch: -5.0,
             yaw: 1.0,
             roll: 0.0,
@@ -738,8 +749,7 @@ mod tests {
         move |t| {
             let closed = (start..start + 200).contains(&t);
             FaceSignals {
-                eye_left: if closed { 0.06 } else { 0.38 },
-                eye_right: if closed { 0.06 } else { 0.38 },
+                eyes: Some(if closed { (0.06, 0.06) } else { (0.38, 0.38) }),
                 ..still(t)
             }
         }

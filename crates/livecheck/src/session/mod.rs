@@ -35,7 +35,7 @@ use crate::quality::Prompt;
 use crate::signals::ActionKind;
 use crate::verdict::{BestFrame, Verdict};
 use crate::vision::geometry::OvalFit;
-use crate::vision::identity::{Embedding, FaceEmbedder};
+use crate::vision::identity::{self, Embedding, FaceEmbedder};
 use crate::vision::Face;
 use crate::{Analyzer, Engine};
 
@@ -205,27 +205,31 @@ impl Session {
             };
             return self.machine.step(&obs);
         }
-        let report = self.analyzer.push_frame(frame, t_ms)?;
-        let face = report.analysis.face.as_ref();
+        // The iris model runs on every frame only while a blink is awaited; the best frame and
+        // the identity check measure the eyes of the few frames they consider.
+        self.analyzer.set_eyes(self.machine.phase().needs_eyes());
+        let mut report = self.analyzer.push_frame(frame, t_ms)?;
         let obs = Observation {
             t_ms,
             faces: report.analysis.faces,
             prompt: report.quality.prompt,
             fit: report.quality.fit,
-            face: face.map(|f| ObservedFace::from_frame(frame, f)),
+            face: report
+                .analysis
+                .face
+                .as_ref()
+                .map(|f| ObservedFace::from_frame(frame, f)),
             fingerprint: Some(frame.fingerprint()),
         };
         let before = self.machine.phase();
         let was_acting = matches!(before, Phase::Action { .. });
         let feedback = self.machine.step(&obs)?;
-        if let Some(f) = face {
+        if let Some(f) = report.analysis.face.as_mut() {
             self.check_identity(frame, f, before, t_ms)?;
-        }
-        if let Some(f) = face {
             if report.quality.prompt == Prompt::Ok
                 || (was_acting && feedback.prompt != Prompt::Done)
             {
-                self.consider_best(frame, f, report.quality.fit, t_ms);
+                self.consider_best(frame, f, report.quality.fit, t_ms)?;
             }
         }
         Ok(feedback)
@@ -319,7 +323,7 @@ impl Session {
     fn check_identity(
         &mut self,
         frame: &FrameRef,
-        face: &Face,
+        face: &mut Face,
         before: Phase,
         t_ms: i64,
     ) -> Result<()> {
@@ -332,9 +336,13 @@ impl Session {
         if !self.machine.aligned() || failed || before.is_done() {
             return Ok(());
         }
-        let frontal = crate::vision::identity::embeddable(face, config.max_angle);
         let due = id.seen.is_empty() || phase != before || t_ms - id.last_ms >= config.interval_ms;
-        if !(frontal && due) {
+        let pose = face.pose;
+        if !(due && identity::facing(pose, config.max_angle)) {
+            return Ok(());
+        }
+        let eyes = self.analyzer.measure_eyes(frame, face)?;
+        if !identity::embeddable(pose, eyes, config.max_angle) {
             return Ok(());
         }
         let embedding = id.embedder.embed(frame, &face.mesh)?;
@@ -347,14 +355,25 @@ impl Session {
     }
 
     /// Keeps the frame if it is the best so far: sharp, frontal, eyes open, centred.
-    fn consider_best(&mut self, frame: &FrameRef, face: &Face, fit: Option<OvalFit>, t_ms: i64) {
+    /// The eyes are measured only when the frame could beat the best with them wide open.
+    fn consider_best(
+        &mut self,
+        frame: &FrameRef,
+        face: &mut Face,
+        fit: Option<OvalFit>,
+        t_ms: i64,
+    ) -> Result<()> {
         let frontal = (1.0 - (face.pose.yaw.abs() + face.pose.pitch.abs()) / 60.0).clamp(0.0, 1.0);
-        let eyes = (face.eyes.left.min(face.eyes.right) / 0.3).clamp(0.0, 1.0);
         let centred = fit.map_or(0.5, |f| (1.0 - f.offset).clamp(0.0, 1.0));
         let sharp = sharpness(frame, &face.mesh.roi_inner());
+        let beats = |score: f32| self.best.as_ref().is_none_or(|b| score > b.score * 1.02);
+        if !beats(frontal * centred * sharp) {
+            return Ok(());
+        }
+        let eyes = (self.analyzer.measure_eyes(frame, face)?.min() / 0.3).clamp(0.0, 1.0);
         let score = frontal * eyes * centred * sharp;
-        if self.best.as_ref().is_some_and(|b| score <= b.score * 1.02) {
-            return;
+        if !beats(score) {
+            return Ok(());
         }
         let (w, h) = frame.display_size();
         let k = (BEST_FRAME_MAX_SIDE as f32 / w.max(h) as f32).min(1.0);
@@ -396,6 +415,7 @@ impl Session {
             height: oh,
             rgb,
         });
+        Ok(())
     }
 }
 

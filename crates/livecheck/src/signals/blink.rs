@@ -132,7 +132,8 @@ impl ActionDetector for BlinkDetector {
         let c = self.config;
         let gap = self.last_t.map_or(0, |t| m.t_ms - t);
         self.last_t = Some(m.t_ms);
-        let Some(face) = m.face else {
+        // Frames without a face, or without the eyes measured, say nothing about a blink.
+        let Some((eye_left, eye_right)) = m.face.and_then(|f| f.eyes) else {
             self.closure = None;
             self.prev = None;
             self.last_open_ms = None;
@@ -151,10 +152,10 @@ impl ActionDetector for BlinkDetector {
             self.open.pop_front();
         }
         let Some((bl, br, drop)) = self.baseline() else {
-            self.open.push_back((m.t_ms, face.eye_left, face.eye_right));
+            self.open.push_back((m.t_ms, eye_left, eye_right));
             return None;
         };
-        let (rl, rr) = (face.eye_left / bl, face.eye_right / br);
+        let (rl, rr) = (eye_left / bl, eye_right / br);
         let ratio = 0.5 * (rl + rr);
         let closed_level = 1.0 - drop;
         let prev = self.prev.replace((m.t_ms, ratio));
@@ -187,7 +188,7 @@ impl ActionDetector for BlinkDetector {
                     self.last_open_ms = None;
                     self.done = false;
                 } else if ratio >= closed_level {
-                    self.open.push_back((m.t_ms, face.eye_left, face.eye_right));
+                    self.open.push_back((m.t_ms, eye_left, eye_right));
                 }
             }
             Some(closure) => {
@@ -254,8 +255,10 @@ mod tests {
             }
             let v = open - (open - closed) * depth;
             Some(FaceSignals {
-                eye_left: v * (1.0 + 0.02 * noise(t, 11)),
-                eye_right: 0.95 * v * (1.0 + 0.02 * noise(t, 12)),
+                eyes: Some((
+                    v * (1.0 + 0.02 * noise(t, 11)),
+                    0.95 * v * (1.0 + 0.02 * noise(t, 12)),
+                )),
                 ..still()
             })
         }
@@ -308,7 +311,7 @@ mod tests {
         assert!(detect(30.0, blink_series(0.38, 0.35, &[(2000, 400)])).is_empty());
         let wink = |t: i64| {
             let mut f = blink_series(0.38, 0.05, &[(2000, 400)])(t)?;
-            f.eye_right = 0.36;
+            f.eyes = f.eyes.map(|(l, _)| (l, 0.36));
             Some(f)
         };
         assert!(detect(30.0, wink).is_empty());
@@ -327,8 +330,10 @@ mod tests {
             };
             let v = 0.36 * (1.0 - 0.25 * p);
             Some(FaceSignals {
-                eye_left: v * (1.0 + 0.01 * noise(t, 11)),
-                eye_right: v * (1.0 + 0.01 * noise(t, 12)),
+                eyes: Some((
+                    v * (1.0 + 0.01 * noise(t, 11)),
+                    v * (1.0 + 0.01 * noise(t, 12)),
+                )),
                 ..still()
             })
         };
@@ -345,8 +350,7 @@ mod tests {
             let v = if t < 3000 { 0.12 } else { 0.36 };
             let f = blink_series(v, 0.05, &[(4000, 300)])(t)?;
             Some(FaceSignals {
-                eye_left: if t < 3000 { v } else { f.eye_left },
-                eye_right: if t < 3000 { v } else { f.eye_right },
+                eyes: if t < 3000 { Some((v, v)) } else { f.eyes },
                 ..f
             })
         };

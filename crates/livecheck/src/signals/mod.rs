@@ -77,10 +77,10 @@ pub struct Event {
 /// The per-frame values the detectors read from a tracked face.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FaceSignals {
-    /// Openness of the subject's left eye (eye aspect ratio of the eyelid contour).
-    pub eye_left: f32,
-    /// Openness of the subject's right eye.
-    pub eye_right: f32,
+    /// Openness of the subject's (left, right) eye (aspect ratio of the eyelid contour), when
+    /// the eyes were measured on this frame (a session measures them only while it waits for
+    /// a blink).
+    pub eyes: Option<(f32, f32)>,
     /// Head pitch, degrees.
     pub pitch: f32,
     /// Head yaw, degrees.
@@ -94,8 +94,7 @@ pub struct FaceSignals {
 impl From<&Face> for FaceSignals {
     fn from(face: &Face) -> Self {
         FaceSignals {
-            eye_left: face.eyes.left,
-            eye_right: face.eyes.right,
+            eyes: face.eyes.as_ref().map(|e| (e.left, e.right)),
             pitch: face.pose.pitch,
             yaw: face.pose.yaw,
             roll: face.pose.roll,
@@ -196,8 +195,7 @@ pub(crate) mod testing {
     /// A neutral open-eyed frontal face.
     pub fn still() -> FaceSignals {
         FaceSignals {
-            eye_left: 0.38,
-            eye_right: 0.36,
+            eyes: Some((0.38, 0.36)),
             pitch: -5.0,
             yaw: 2.0,
             roll: 0.0,
@@ -282,7 +280,7 @@ mod tests {
         let mut all = AllDetectors::new();
         for t in testing::times(30.0, 10_000, |_| false) {
             let mut f = testing::still();
-            f.eye_left += 0.01 * testing::noise(t, 1);
+            f.eyes = f.eyes.map(|(l, r)| (l + 0.01 * testing::noise(t, 1), r));
             f.pitch += 1.0 * testing::noise(t, 2);
             f.yaw += 1.0 * testing::noise(t, 3);
             let events = all.push(&Measurement {

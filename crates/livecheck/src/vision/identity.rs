@@ -8,8 +8,9 @@
 use crate::error::{Error, Result};
 use crate::frame::{Border, FrameRef, Normalize, Roi};
 use crate::models::Model;
+use crate::vision::geometry::HeadPose;
 use crate::vision::landmarks::{idx, Mesh};
-use crate::vision::Face;
+use crate::vision::Eyes;
 
 /// Side of the embedding model's input.
 pub const EMBED_INPUT: usize = 112;
@@ -34,12 +35,17 @@ const LEFT_EYE: [usize; 4] = [idx::LEFT_EYE_INNER, idx::LEFT_EYE_OUTER, 386, 374
 /// Smallest eye aspect ratio (both eyes) of a face worth embedding: a blink is skipped.
 pub const EYES_OPEN: f32 = 0.15;
 
-/// Whether `face` is worth embedding: |yaw| and |pitch| at most `max_angle` degrees and both
-/// eyes open. Turned faces and blinks embed poorly; they are skipped, not judged.
-pub fn embeddable(face: &Face, max_angle: f32) -> bool {
-    face.pose.yaw.abs() <= max_angle
-        && face.pose.pitch.abs() <= max_angle
-        && face.eyes.left.min(face.eyes.right) >= EYES_OPEN
+/// Whether a face with `pose` looks at the camera: |yaw| and |pitch| at most `max_angle`
+/// degrees.
+pub fn facing(pose: HeadPose, max_angle: f32) -> bool {
+    pose.yaw.abs() <= max_angle && pose.pitch.abs() <= max_angle
+}
+
+/// Whether a face with `pose` and `eyes` is worth embedding: |yaw| and |pitch| at most
+/// `max_angle` degrees and both eyes open. Turned faces and blinks embed poorly; they are
+/// skipped, not judged.
+pub fn embeddable(pose: HeadPose, eyes: &Eyes, max_angle: f32) -> bool {
+    facing(pose, max_angle) && eyes.min() >= EYES_OPEN
 }
 
 /// A unit-length face embedding.

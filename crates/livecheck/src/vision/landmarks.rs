@@ -10,6 +10,8 @@ use crate::error::Result;
 use crate::frame::{Border, FrameRef, Normalize, Roi};
 use crate::models::Model;
 use crate::vision::detector::BBox;
+use crate::vision::geometry::eye_aspect_ratio;
+use crate::vision::Eyes;
 
 /// Side of the mesh model's input.
 pub const MESH_INPUT: usize = 192;
@@ -205,6 +207,26 @@ impl Landmarker {
             points,
             presence: sigmoid(flag),
             roi: *roi,
+        })
+    }
+
+    /// Runs the iris model on both eyes of `mesh` and measures how open they are.
+    pub fn eyes(&self, frame: &FrameRef, mesh: &Mesh) -> Result<Eyes> {
+        let right = self.eye(
+            frame,
+            &mesh.eye_roi(idx::RIGHT_EYE_OUTER, idx::RIGHT_EYE_INNER),
+            false,
+        )?;
+        let left = self.eye(
+            frame,
+            &mesh.eye_roi(idx::LEFT_EYE_INNER, idx::LEFT_EYE_OUTER),
+            true,
+        )?;
+        Ok(Eyes {
+            left: eye_aspect_ratio(&left.points[..16]),
+            right: eye_aspect_ratio(&right.points[..16]),
+            left_contour: left,
+            right_contour: right,
         })
     }
 

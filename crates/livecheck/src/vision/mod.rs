@@ -2,7 +2,9 @@
 //!
 //! [`FaceTracker`] runs the MediaPipe-style loop on each frame: the mesh runs on the crop
 //! predicted from the previous frame's landmarks; the detector runs only when there is no track,
-//! and every `redetect_ms` of caller time to count faces and confirm the track.
+//! and every `redetect_ms` of caller time to count faces and confirm the track. The iris model
+//! (two thirds of a frame's cost) measures the eyes only when asked: on every frame while
+//! [`FaceTracker::set_eyes`] is on, or for one face with [`Landmarker::eyes`].
 
 pub mod detector;
 pub mod geometry;
@@ -69,6 +71,13 @@ pub struct Eyes {
     pub right_contour: EyeContour,
 }
 
+impl Eyes {
+    /// The less open eye's aspect ratio.
+    pub fn min(&self) -> f32 {
+        self.left.min(self.right)
+    }
+}
+
 /// The tracked face on one frame with everything measured on it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Face {
@@ -80,8 +89,8 @@ pub struct Face {
     pub score: f32,
     /// The 468 landmarks.
     pub mesh: Mesh,
-    /// Eye openness.
-    pub eyes: Eyes,
+    /// Eye openness, when the eyes were measured on this frame ([`FaceTracker::set_eyes`]).
+    pub eyes: Option<Eyes>,
     /// Head pose.
     pub pose: HeadPose,
     /// Inner-lip gap over mouth width.
@@ -119,6 +128,7 @@ pub struct FaceTracker {
     last_detect_ms: Option<i64>,
     faces: usize,
     misses: u32,
+    eyes: bool,
 }
 
 impl FaceTracker {
@@ -132,7 +142,20 @@ impl FaceTracker {
             last_detect_ms: None,
             faces: 0,
             misses: 0,
+            eyes: true,
         }
+    }
+
+    /// Whether the following frames measure the eyes (on by default). Off, [`Face::eyes`] is
+    /// `None` and a frame costs a third: a session needs the eyes only while it waits for a
+    /// blink.
+    pub fn set_eyes(&mut self, on: bool) {
+        self.eyes = on;
+    }
+
+    /// The models this tracker runs.
+    pub fn models(&self) -> &VisionModels {
+        &self.models
     }
 
     /// Processes one frame taken at `t_ms` (caller's clock).
@@ -205,22 +228,10 @@ impl FaceTracker {
     }
 
     fn measure(&self, frame: &FrameRef, mesh: Mesh) -> Result<Face> {
-        let lm = &self.models.landmarker;
-        let right = lm.eye(
-            frame,
-            &mesh.eye_roi(idx::RIGHT_EYE_OUTER, idx::RIGHT_EYE_INNER),
-            false,
-        )?;
-        let left = lm.eye(
-            frame,
-            &mesh.eye_roi(idx::LEFT_EYE_INNER, idx::LEFT_EYE_OUTER),
-            true,
-        )?;
-        let eyes = Eyes {
-            left: geometry::eye_aspect_ratio(&left.points[..16]),
-            right: geometry::eye_aspect_ratio(&right.points[..16]),
-            left_contour: left,
-            right_contour: right,
+        let eyes = if self.eyes {
+            Some(self.models.landmarker.eyes(frame, &mesh)?)
+        } else {
+            None
         };
         Ok(Face {
             track_id: self.track_id,
