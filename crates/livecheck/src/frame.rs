@@ -365,78 +365,60 @@ impl<'a> FrameRef<'a> {
         }
     }
 
-    /// RGB of the raw pixel at integer position `(x, y)`, as 0..255 floats.
-    #[inline]
-    fn raw_rgb(&self, x: usize, y: usize) -> [f32; 3] {
-        let d = self.data;
-        let s = self.stride;
+    /// The reader of this frame's pixel layout: chosen once per crop, not per pixel.
+    fn pixels(&self) -> Pixels<'a> {
+        let (d, s, h) = (self.data, self.stride, self.height as usize);
         match self.format {
-            PixelFormat::Rgba8 | PixelFormat::Rgb8 => {
-                let i = y * s + x * self.format.bytes_per_pixel();
-                [d[i] as f32, d[i + 1] as f32, d[i + 2] as f32]
-            }
-            PixelFormat::Bgra8 => {
-                let i = y * s + x * 4;
-                [d[i + 2] as f32, d[i + 1] as f32, d[i] as f32]
-            }
-            PixelFormat::Gray8 => {
-                let v = d[y * s + x] as f32;
-                [v, v, v]
-            }
-            PixelFormat::Nv21 | PixelFormat::Nv12 | PixelFormat::I420 => {
-                let (yv, u, v) = self.raw_yuv(x, y);
-                yuv_to_rgb(yv, u, v)
-            }
+            PixelFormat::Rgb8 => Pixels::Packed(Packed::new(d, s, 3, 0, 2)),
+            PixelFormat::Rgba8 => Pixels::Packed(Packed::new(d, s, 4, 0, 2)),
+            PixelFormat::Bgra8 => Pixels::Packed(Packed::new(d, s, 4, 2, 0)),
+            PixelFormat::Gray8 => Pixels::Gray(Gray { d, stride: s }),
+            PixelFormat::Nv21 => Pixels::Yuv(Yuv420 {
+                d,
+                stride: s,
+                u_off: s * h + 1,
+                v_off: s * h,
+                c_stride: s,
+                c_step: 2,
+            }),
+            PixelFormat::Nv12 => Pixels::Yuv(Yuv420 {
+                d,
+                stride: s,
+                u_off: s * h,
+                v_off: s * h + 1,
+                c_stride: s,
+                c_step: 2,
+            }),
+            PixelFormat::I420 => Pixels::Yuv(Yuv420 {
+                d,
+                stride: s,
+                u_off: s * h,
+                v_off: s * h + (s / 2) * (h / 2),
+                c_stride: s / 2,
+                c_step: 1,
+            }),
         }
     }
 
-    /// Y, U, V of a raw pixel of a 4:2:0 frame.
-    #[inline]
-    fn raw_yuv(&self, x: usize, y: usize) -> (f32, f32, f32) {
-        let d = self.data;
-        let s = self.stride;
-        let h = self.height as usize;
-        let luma = d[y * s + x] as f32;
-        let (cx, cy) = (x / 2, y / 2);
-        let (u, v) = match self.format {
-            PixelFormat::Nv21 => {
-                let i = s * h + cy * s + cx * 2;
-                (d[i + 1], d[i])
-            }
-            PixelFormat::Nv12 => {
-                let i = s * h + cy * s + cx * 2;
-                (d[i], d[i + 1])
-            }
-            _ => {
-                let cs = s / 2;
-                let u_off = s * h;
-                let v_off = u_off + cs * (h / 2);
-                (d[u_off + cy * cs + cx], d[v_off + cy * cs + cx])
-            }
-        };
-        (luma, u as f32, v as f32)
-    }
-
     /// Bilinear RGB at a continuous raw position; `None` outside the frame with [`Border::Zero`].
-    #[inline]
-    fn sample_raw(&self, x: f32, y: f32, border: Border) -> Option<[f32; 3]> {
+    #[inline(always)]
+    fn sample_raw<P: Pixel>(&self, p: &P, x: f32, y: f32, border: Border) -> Option<[f32; 3]> {
         let (w, h) = (self.width as f32, self.height as f32);
         if border == Border::Zero && (x < 0.0 || y < 0.0 || x >= w || y >= h) {
             return None;
         }
         let xs = (x - 0.5).clamp(0.0, w - 1.0);
         let ys = (y - 0.5).clamp(0.0, h - 1.0);
-        let x0 = xs.floor();
-        let y0 = ys.floor();
-        let fx = xs - x0;
-        let fy = ys - y0;
-        let (x0, y0) = (x0 as usize, y0 as usize);
+        // Non-negative: truncation is the floor.
+        let (x0, y0) = (xs as usize, ys as usize);
+        let fx = xs - x0 as f32;
+        let fy = ys - y0 as f32;
         let x1 = (x0 + 1).min(self.width as usize - 1);
         let y1 = (y0 + 1).min(self.height as usize - 1);
-        let p00 = self.raw_rgb(x0, y0);
-        let p10 = self.raw_rgb(x1, y0);
-        let p01 = self.raw_rgb(x0, y1);
-        let p11 = self.raw_rgb(x1, y1);
+        let p00 = p.rgb(x0, y0);
+        let p10 = p.rgb(x1, y0);
+        let p01 = p.rgb(x0, y1);
+        let p11 = p.rgb(x1, y1);
         let mut out = [0.0; 3];
         for c in 0..3 {
             let top = p00[c] + (p10[c] - p00[c]) * fx;
@@ -451,8 +433,13 @@ impl<'a> FrameRef<'a> {
         let t = self.display_to_raw();
         let rx = t[0] * x + t[1] * y + t[2];
         let ry = t[3] * x + t[4] * y + t[5];
-        self.sample_raw(rx, ry, Border::Replicate)
-            .unwrap_or([0.0; 3])
+        with_pixels!(self.pixels(), |p| self.sample_raw(
+            p,
+            rx,
+            ry,
+            Border::Replicate
+        ))
+        .unwrap_or([0.0; 3])
     }
 
     /// Samples `roi` (display coordinates) into an `out_w` x `out_h` NCHW RGB tensor slice
@@ -466,12 +453,30 @@ impl<'a> FrameRef<'a> {
         norm: Normalize,
         out: &mut [f32],
     ) {
-        let plane = out_w * out_h;
         assert_eq!(
             out.len(),
-            3 * plane,
+            3 * out_w * out_h,
             "tensor slice must hold 3 x {out_w} x {out_h} values"
         );
+        with_pixels!(self.pixels(), |p| {
+            self.crop_with(p, roi, out_w, out_h, border, norm, out)
+        })
+    }
+
+    /// [`FrameRef::crop_into`] with the pixel reader fixed, so the per-pixel loop is compiled
+    /// once per layout.
+    #[allow(clippy::too_many_arguments)]
+    fn crop_with<P: Pixel>(
+        &self,
+        p: &P,
+        roi: &Roi,
+        out_w: usize,
+        out_h: usize,
+        border: Border,
+        norm: Normalize,
+        out: &mut [f32],
+    ) {
+        let plane = out_w * out_h;
         let t = self.display_to_raw();
         let (s, c) = roi.angle.sin_cos();
         // display = roi centre + R * ((u + .5) / out_w - .5) * width, ...)
@@ -491,7 +496,7 @@ impl<'a> FrameRef<'a> {
                 let dy = oy + du_y * uf + dv_y * vf;
                 let rx = t[0] * dx + t[1] * dy + t[2];
                 let ry = t[3] * dx + t[4] * dy + t[5];
-                let rgb = self.sample_raw(rx, ry, border).unwrap_or(zero);
+                let rgb = self.sample_raw(p, rx, ry, border).unwrap_or(zero);
                 let i = v * out_w + u;
                 out[i] = rgb[0] * k + norm.offset;
                 out[plane + i] = rgb[1] * k + norm.offset;
@@ -580,6 +585,97 @@ fn required_len(format: PixelFormat, w: usize, h: usize, stride: usize) -> usize
         _ => stride * (h - 1) + w * format.bytes_per_pixel() as u128,
     };
     usize::try_from(len).unwrap_or(usize::MAX)
+}
+
+/// Reads the raw pixel at integer position `(x, y)` as RGB, 0..255 floats.
+trait Pixel {
+    fn rgb(&self, x: usize, y: usize) -> [f32; 3];
+}
+
+/// One reader per pixel layout.
+enum Pixels<'a> {
+    Packed(Packed<'a>),
+    Gray(Gray<'a>),
+    Yuv(Yuv420<'a>),
+}
+
+/// Runs `$body` with `$p` bound to the frame's concrete reader (one monomorphised copy each).
+macro_rules! with_pixels {
+    ($pixels:expr, |$p:ident| $body:expr) => {
+        match $pixels {
+            Pixels::Packed(ref $p) => $body,
+            Pixels::Gray(ref $p) => $body,
+            Pixels::Yuv(ref $p) => $body,
+        }
+    };
+}
+use with_pixels;
+
+/// Interleaved 8-bit channels: `bpp` bytes per pixel, red at byte `r`, green at 1, blue at `b`.
+struct Packed<'a> {
+    d: &'a [u8],
+    stride: usize,
+    bpp: usize,
+    r: usize,
+    b: usize,
+}
+
+impl<'a> Packed<'a> {
+    fn new(d: &'a [u8], stride: usize, bpp: usize, r: usize, b: usize) -> Self {
+        Packed {
+            d,
+            stride,
+            bpp,
+            r,
+            b,
+        }
+    }
+}
+
+impl Pixel for Packed<'_> {
+    #[inline(always)]
+    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        let i = y * self.stride + x * self.bpp;
+        let px = &self.d[i..i + 3];
+        [px[self.r] as f32, px[1] as f32, px[self.b] as f32]
+    }
+}
+
+/// One 8-bit luma byte per pixel.
+struct Gray<'a> {
+    d: &'a [u8],
+    stride: usize,
+}
+
+impl Pixel for Gray<'_> {
+    #[inline(always)]
+    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        let v = self.d[y * self.stride + x] as f32;
+        [v, v, v]
+    }
+}
+
+/// 4:2:0 YUV: full-size luma, then chroma at half resolution, U and V at `u_off` / `v_off` +
+/// `cy * c_stride + cx * c_step` (interleaved NV21/NV12, or planar I420).
+struct Yuv420<'a> {
+    d: &'a [u8],
+    stride: usize,
+    u_off: usize,
+    v_off: usize,
+    c_stride: usize,
+    c_step: usize,
+}
+
+impl Pixel for Yuv420<'_> {
+    #[inline(always)]
+    fn rgb(&self, x: usize, y: usize) -> [f32; 3] {
+        let c = (y / 2) * self.c_stride + (x / 2) * self.c_step;
+        yuv_to_rgb(
+            self.d[y * self.stride + x] as f32,
+            self.d[self.u_off + c] as f32,
+            self.d[self.v_off + c] as f32,
+        )
+    }
 }
 
 /// BT.601 full-range YUV to RGB, clamped to 0..255.
