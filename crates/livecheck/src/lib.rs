@@ -65,8 +65,15 @@ pub struct Engine {
 
 impl Engine {
     /// Loads and checks every model in `models` (and takes each one's SHA-256 for the
-    /// evidence: [`Engine::model_sha256`]).
+    /// evidence: [`Engine::model_sha256`]). The memory the loading used and freed is handed
+    /// back to the operating system ([`models::release_freed_memory`]).
     pub fn load(models: &ModelSet) -> Result<Self> {
+        let engine = Self::load_models(models);
+        models::release_freed_memory();
+        engine
+    }
+
+    fn load_models(models: &ModelSet) -> Result<Self> {
         Ok(Engine {
             model_sha256: std::sync::Arc::new(models.sha256()),
             vision: vision::VisionModels::load(models)?,
