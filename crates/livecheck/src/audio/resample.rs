@@ -1,6 +1,6 @@
 //! Band-limited resampling: a Kaiser-windowed sinc low-pass evaluated at the exact rational
 //! position of every output sample (a polyphase table when the ratio's numerator is small;
-//! otherwise a table of [`INTERPOLATED_PHASES`] phases interpolated linearly, within ~1e-5 of
+//! otherwise a table of `INTERPOLATED_PHASES` phases interpolated linearly, within ~1e-5 of
 //! the exact kernel, so that odd rates cost no more than common ones).
 //!
 //! The low-pass passes up to 43.75 % of the lower of the two rates (7 kHz when one side is

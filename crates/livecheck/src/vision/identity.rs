@@ -99,7 +99,7 @@ impl zeroize::Zeroize for Embedding {
     }
 }
 
-/// The five alignment points of a mesh in display pixels, ordered as [`REFERENCE`] (by their
+/// The five alignment points of a mesh in display pixels, ordered as `REFERENCE` (by their
 /// position in the image, so a mirrored frame is handled like any other).
 pub fn five_points(mesh: &Mesh) -> [(f32, f32); 5] {
     let mean = |ids: &[usize]| {
