@@ -179,13 +179,16 @@ fn prelu_rewritten(proto: &mut tract_onnx::pb::ModelProto) {
     if plan.iter().all(Option::is_none) {
         return;
     }
+    // The general form's `Min(x, 0)` needs a stored zero.
     const ZERO: &str = "livecheck/prelu_zero";
-    graph.initializer.push(TensorProto {
-        name: ZERO.into(),
-        data_type: 1,
-        float_data: vec![0.0],
-        ..Default::default()
-    });
+    if plan.contains(&Some(false)) {
+        graph.initializer.push(TensorProto {
+            name: ZERO.into(),
+            data_type: 1,
+            float_data: vec![0.0],
+            ..Default::default()
+        });
+    }
     let op = |name: String, op_type: &str, input: Vec<String>, output: String| NodeProto {
         name,
         op_type: op_type.into(),
@@ -251,12 +254,18 @@ fn f32_values(t: &tract_onnx::pb::TensorProto) -> Option<Vec<f32>> {
     if t.raw_data.is_empty() {
         return Some(t.float_data.clone());
     }
-    t.raw_data.len().is_multiple_of(4).then(|| {
-        t.raw_data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect()
-    })
+    t.raw_data
+        .len()
+        .is_multiple_of(4)
+        .then(|| le_f32s(&t.raw_data))
+}
+
+/// Little-endian f32 values, four bytes each (a trailing partial value is ignored).
+fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn read(path: PathBuf) -> Result<Vec<u8>> {
@@ -454,11 +463,7 @@ mod tests {
         ];
         for (file, input, shape, outs) in cases {
             let bytes = std::fs::read(dir.join(file)).unwrap();
-            let x: Vec<f32> = std::fs::read(dir.join("reference").join(input))
-                .unwrap()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
+            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
             let original = parse("test", &bytes).unwrap();
             let mut rewritten = original.clone();
             prelu_rewritten(&mut rewritten);
