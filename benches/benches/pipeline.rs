@@ -12,7 +12,9 @@
 //!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both);
 //! - `clip/push_frame`: `Analyzer::push_frame` over 90 consecutive frames of the clip, the
 //!   partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime);
-//!   `clip/push_frame_no_eyes` the same without the iris model.
+//!   `clip/push_frame_no_eyes` the same without the iris model; `clip/session_blink`:
+//!   `Session::push_frame` on the same frames as RGBA (a fresh blink session per pass), the
+//!   partner of the browser's timing in `cargo xtask web --bench`.
 
 use std::path::Path;
 
@@ -20,7 +22,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::frame::{Border, Normalize};
 use livecheck::models::Model;
 use livecheck::vision::landmarks::idx;
-use livecheck::{Engine, FrameRef, ModelSet, PixelFormat};
+use livecheck::{ActionKind, Engine, FrameRef, ModelSet, PixelFormat, SessionConfig};
 use livecheck_benches::{real_clip, real_frame, root, to_nv21};
 
 fn stages(c: &mut Criterion) {
@@ -170,6 +172,13 @@ fn clip(c: &mut Criterion) {
         eprintln!("SKIPPED: models or media missing (run `cargo xtask models`)");
         return;
     };
+    // The action models only, as the web build ships them (no identity embeddings).
+    let set = ModelSet {
+        vad: None,
+        digits: None,
+        embedder: None,
+        ..set
+    };
     let engine = Engine::load(&set).expect("models load");
     let views: Vec<_> = frames
         .iter()
@@ -188,6 +197,26 @@ fn clip(c: &mut Criterion) {
             })
         });
     }
+    // The browser's partner (`cargo xtask web --bench`): the session step on RGBA frames.
+    let rgba: Vec<Vec<u8>> = frames
+        .iter()
+        .map(|f| {
+            f.data
+                .chunks(3)
+                .flat_map(|p| [p[0], p[1], p[2], 255])
+                .collect()
+        })
+        .collect();
+    let config = SessionConfig::action().with_actions(&[ActionKind::Blink]);
+    g.bench_function("session_blink", |b| {
+        b.iter(|| {
+            let mut session = engine.session(config.clone()).unwrap();
+            for (pixels, f) in rgba.iter().zip(&frames) {
+                let view = FrameRef::packed(pixels, f.width, f.height, PixelFormat::Rgba8).unwrap();
+                session.push_frame(&view, f.t_ms).unwrap();
+            }
+        })
+    });
     g.finish();
 }
 

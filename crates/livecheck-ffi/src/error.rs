@@ -48,29 +48,18 @@ pub enum LivenessError {
 
 impl From<livecheck::Error> for LivenessError {
     fn from(e: livecheck::Error) -> Self {
-        use livecheck::Error as E;
+        use livecheck::error::ErrorClass as C;
         let message = e.to_string();
-        match e {
-            E::EmptyFrame { .. }
-            | E::OddDimensions { .. }
-            | E::StrideTooSmall { .. }
-            | E::BufferTooSmall { .. }
-            | E::BadRotation(_)
-            | E::FrameTooLarge { .. } => LivenessError::InvalidFrame(message),
-            E::InvalidWav(_)
-            | E::UnsupportedWav(_)
-            | E::BadSampleRate { .. }
-            | E::SampleRateChanged { .. }
-            | E::AudioTooLong { .. } => LivenessError::InvalidAudio(message),
-            E::TimestampNotIncreasing { .. } => LivenessError::TimestampNotIncreasing(message),
-            E::TimestampOutOfRange { .. } => LivenessError::TimestampOutOfRange(message),
-            E::InvalidConfig(_) => LivenessError::InvalidConfig(message),
-            E::NoFaceInPhoto | E::BadImage(_) => LivenessError::InvalidPhoto(message),
-            E::ModelMissing { .. } | E::BadModel { .. } | E::ModelNotLoaded { .. } => {
-                LivenessError::Model(message)
-            }
-            E::Inference { .. } | E::Encode(_) => LivenessError::Processing(message),
-            _ => LivenessError::Other(message),
+        match e.class() {
+            C::InvalidFrame => LivenessError::InvalidFrame(message),
+            C::InvalidAudio => LivenessError::InvalidAudio(message),
+            C::TimestampNotIncreasing => LivenessError::TimestampNotIncreasing(message),
+            C::TimestampOutOfRange => LivenessError::TimestampOutOfRange(message),
+            C::InvalidConfig => LivenessError::InvalidConfig(message),
+            C::InvalidPhoto => LivenessError::InvalidPhoto(message),
+            C::Model => LivenessError::Model(message),
+            C::Processing => LivenessError::Processing(message),
+            C::Other => LivenessError::Other(message),
         }
     }
 }

@@ -161,6 +161,76 @@ pub enum Error {
     },
 }
 
+/// What kind of problem an [`Error`] is, as the bindings report it (a uniffi error variant, a
+/// JavaScript error's `code`): one classification for every host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The frame buffer does not match its size, stride, format or rotation.
+    InvalidFrame,
+    /// The audio does not match its description (rate, length, WAV encoding).
+    InvalidAudio,
+    /// A frame or audio timestamp did not increase.
+    TimestampNotIncreasing,
+    /// A frame or audio timestamp is beyond ±[`MAX_TIMESTAMP_MS`].
+    TimestampOutOfRange,
+    /// A session option is out of range.
+    InvalidConfig,
+    /// The reference photo cannot be decoded or holds no face.
+    InvalidPhoto,
+    /// A model is missing, unusable or not loaded.
+    Model,
+    /// Running a model or encoding the best frame failed.
+    Processing,
+    /// Anything else (rejected evidence, a failing frame source).
+    Other,
+}
+
+impl ErrorClass {
+    /// Stable snake_case code (`invalid_frame`, `timestamp_not_increasing`, …).
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorClass::InvalidFrame => "invalid_frame",
+            ErrorClass::InvalidAudio => "invalid_audio",
+            ErrorClass::TimestampNotIncreasing => "timestamp_not_increasing",
+            ErrorClass::TimestampOutOfRange => "timestamp_out_of_range",
+            ErrorClass::InvalidConfig => "invalid_config",
+            ErrorClass::InvalidPhoto => "invalid_photo",
+            ErrorClass::Model => "model",
+            ErrorClass::Processing => "processing",
+            ErrorClass::Other => "other",
+        }
+    }
+}
+
+impl Error {
+    /// The class of this error, for hosts that react per kind rather than per variant.
+    pub fn class(&self) -> ErrorClass {
+        use Error as E;
+        match self {
+            E::EmptyFrame { .. }
+            | E::OddDimensions { .. }
+            | E::StrideTooSmall { .. }
+            | E::BufferTooSmall { .. }
+            | E::BadRotation(_)
+            | E::FrameTooLarge { .. } => ErrorClass::InvalidFrame,
+            E::InvalidWav(_)
+            | E::UnsupportedWav(_)
+            | E::BadSampleRate { .. }
+            | E::SampleRateChanged { .. }
+            | E::AudioTooLong { .. } => ErrorClass::InvalidAudio,
+            E::TimestampNotIncreasing { .. } => ErrorClass::TimestampNotIncreasing,
+            E::TimestampOutOfRange { .. } => ErrorClass::TimestampOutOfRange,
+            E::InvalidConfig(_) => ErrorClass::InvalidConfig,
+            E::NoFaceInPhoto | E::BadImage(_) => ErrorClass::InvalidPhoto,
+            E::ModelMissing { .. } | E::BadModel { .. } | E::ModelNotLoaded { .. } => {
+                ErrorClass::Model
+            }
+            E::Inference { .. } | E::Encode(_) => ErrorClass::Processing,
+            E::Source(_) | E::BadEvidence(_) => ErrorClass::Other,
+        }
+    }
+}
+
 /// Result alias used throughout the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 

@@ -32,6 +32,7 @@ pub mod models;
 pub mod quality;
 pub mod reading;
 pub mod reason;
+pub mod report;
 pub mod session;
 pub mod signals;
 pub mod sync;

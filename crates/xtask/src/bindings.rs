@@ -48,7 +48,7 @@ fn is_root() -> bool {
 }
 
 /// Installs Debian packages with apt-get (root only), or fails saying what to install.
-fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+pub(crate) fn apt_install(packages: &[&str], why: &str) -> Result<()> {
     if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
         return Err(Error::new(format!(
             "{why}: install {} (Debian: `sudo apt-get install {}`)",

@@ -9,6 +9,7 @@
 //! cargo xtask bindings  [--test]               generate Kotlin/Swift/Python bindings [+ run their tests]
 //! cargo xtask mobile                           check the Android and iOS staticlibs build
 //! cargo xtask fuzz      [TARGET…] [--secs N]   coverage-guided fuzzing (cargo-fuzz, stable)
+//! cargo xtask web       [--test] [--bench N]   the WebAssembly build as a static folder (target/web)
 //! cargo xtask eval      actions [--json OUT]   metrics on the annotated media in ../shared/data
 //! cargo xtask soak      [--minutes N]          memory: engine, one session's peak, growth over N min
 //! cargo xtask size      [--profile P] [--target T] the stripped SDK library + the models it loads
@@ -27,6 +28,8 @@ mod reference;
 mod size;
 mod tasks;
 mod util;
+mod web;
+mod web_test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +68,17 @@ commands:
              stable (installed when missing): [TARGET...] (frame, wav, pcm, session,
              evidence; default all) [--secs N] per target (default 600), or
              --input FILE to replay one input; the corpus grows in fuzz/corpus
+  web        build crates/livecheck-wasm for wasm32 (release, SIMD128) with the pinned
+             wasm-bindgen CLI into target/web: the page of examples/web, pkg/, models/
+             with manifest.json; prints the .wasm size raw, gzip and brotli
+               --embedder  also ship the face embedder (identity checks)
+               --digits    also ship the digits pack (VAD + recogniser, ~180 MB)
+               --test      then the browser tests in headless Chromium: the bindings'
+                           wasm-bindgen-test suite, and the page with real clips fed
+                           as the camera (a live blink passes, a still photo fails,
+                           both as the native CLI decides)
+               --bench N   then Session.pushFrame per frame in the browser vs native
+                           (criterion clip/session_blink), N passes, one run
   eval       setup, provision models, then evaluate on ../shared/data and print a
              table and JSON: `eval actions [--json OUT.json]`
   soak       setup, provision models, then the memory soak: resident set with the
@@ -105,6 +119,7 @@ fn run(args: &[String]) -> Result<()> {
         "bindings" => return bindings::bindings(&root, rest),
         "mobile" => return bindings::mobile(&root, rest),
         "fuzz" => return tasks::fuzz(&root, rest),
+        "web" => return web::web(&root, rest),
         "test" | "demo" | "eval" | "soak" => {
             tasks::setup()?;
             models::provision(&root.join("models"))?;

@@ -292,7 +292,7 @@ fn python_json(python: &Path, args: &[PathBuf]) -> Result<serde_json::Value> {
 }
 
 /// The median point estimate (ns) of a criterion `estimates.json`.
-fn criterion_median_ns(estimates: &str) -> Option<f64> {
+pub(crate) fn criterion_median_ns(estimates: &str) -> Option<f64> {
     serde_json::from_str::<serde_json::Value>(estimates).ok()?["median"]["point_estimate"].as_f64()
 }
 
