@@ -212,9 +212,19 @@ fn bad_models_are_model_errors() {
 }
 
 #[wasm_bindgen_test]
-fn the_seed_of_a_nonce_is_the_core_s() {
-    assert_eq!(
-        seed_from_nonce(b"abc"),
-        livecheck::challenge::seed_from_nonce(b"abc")
-    );
+fn the_seed_of_a_nonce_is_the_core_s_and_draws_the_core_s_challenge() {
+    let seed = seed_from_nonce(b"abc");
+    assert_eq!(seed, livecheck::challenge::seed_from_nonce(b"abc"));
+    // The BigInt seedFromNonce returns is accepted as the seed, all 64 bits of it.
+    let o: JsValue = Object::new().into();
+    set(&o, "seed", &js_sys::BigInt::from(seed).into());
+    let s = session(o).unwrap();
+    let native = livecheck::SessionConfig::action();
+    let drawn = livecheck::challenge::plan_actions(&native.actions, native.count, seed).unwrap();
+    let got: Vec<String> = js_sys::Array::from(&s.challenge().unwrap())
+        .iter()
+        .map(|v| v.as_string().unwrap())
+        .collect();
+    let drawn: Vec<&str> = drawn.iter().map(|k| k.code()).collect();
+    assert_eq!(got, drawn);
 }

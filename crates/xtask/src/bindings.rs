@@ -12,7 +12,7 @@ use std::process::Command;
 
 use crate::python::Venv;
 use crate::tasks::{cargo_in as cargo, run};
-use crate::util::{Error, IoContext, Result};
+use crate::util::{target_dir, Error, IoContext, Result};
 
 /// The Kotlin compiler the JVM test installs with npm when `kotlinc` is missing.
 const KOTLIN_COMPILER: &str = "kotlin-compiler@2.4.20";
@@ -25,13 +25,6 @@ const MOBILE: [(&str, &str); 2] = [
     ("aarch64-linux-android", "aarch64-linux-android24"),
     ("aarch64-apple-ios", "arm64-apple-ios13.0"),
 ];
-
-fn target_dir(root: &Path) -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|p| if p.is_absolute() { p } else { root.join(p) })
-        .unwrap_or_else(|| root.join("target"))
-}
 
 fn on_path(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

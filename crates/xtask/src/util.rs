@@ -3,7 +3,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -71,6 +71,14 @@ fn hex(bytes: &[u8]) -> String {
 /// First 12 hex digits of a hash, for messages.
 pub fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
+}
+
+/// The cargo target directory of the workspace at `root` (honours `CARGO_TARGET_DIR`).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| if p.is_absolute() { p } else { root.join(p) })
+        .unwrap_or_else(|| root.join("target"))
 }
 
 #[cfg(test)]

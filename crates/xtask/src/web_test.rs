@@ -17,8 +17,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use crate::tasks::{cargo_in as cargo, run};
-use crate::util::{Error, IoContext, Result};
-use crate::web::{target_dir, wasm_bindgen_tool, TARGET};
+use crate::util::{target_dir, Error, IoContext, Result};
+use crate::web::{wasm_bindgen_tool, TARGET};
 
 /// The clip the bench times, and its frame count (as `livecheck_benches::{CLIP, CLIP_FRAMES}`).
 const BENCH_CLIP: &str = "focus_blink/h264/mahie_test_1.mp4";
