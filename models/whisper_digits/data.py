@@ -106,6 +106,15 @@ def sources():
             "fengqin" if d == 0 else "")
     for d in range(1, 10):
         add("gcompris_zh_fengjie", "cmn", "GPL-3.0", "cmn", d, f"{SE}/wav16k/gcompris_zh_fengjie_2010/{d}.wav", "2010")
+    # Two more real Mandarin voices (provisioned by held_out_voices.py into work/heldout; until
+    # 2026-12-03 evaluation only, since 2026-12-04 ordinary leave-one-speaker-out voices, folds.tsv):
+    # Tux Paint's Taiwan Mandarin digits (GPL-2: not in the shipped head, train.py::GPL_VOICES) and
+    # npm yanyu's pinyin syllables (MIT per the package), whose 幺 (yao1) and 两 (liang3) are takes of 1 and 2.
+    for d in range(10):
+        add("tuxpaint_zh_tw", "cmn", "GPL-2", "cmn", d, f"{WORK}/heldout/tuxpaint_zh_tw/{d}.wav")
+    for d, alt in [(d, "") for d in range(10)] + [(1, "yao"), (2, "liang")]:
+        add("yanyu_zh", "cmn", "MIT (npm yanyu 0.1.4; recordings' terms unstated)", "cmn", d,
+            f"{WORK}/heldout/yanyu_zh/{d}{'_' + alt if alt else ''}.wav", alt)
     for s in S.values():
         s["takes"] = {d: v for d, v in sorted(s["takes"].items())}
     return S
@@ -159,18 +168,39 @@ def augment(x, rng):
     if rng.random() < 0.2:   # phone band
         x = resample_poly(x, 1, 2); x = sosfilt(butter(4, [300, 3400], "bandpass", fs=8000, output="sos"), x)
         x = resample_poly(x, 2, 1)[:N]; info["phone"] = 1
+    if rng.random() < 0.15:  # cheap microphone / small speaker: low-pass 3-7 kHz (besides the phone band)
+        fc = rng.uniform(3000, 7000)
+        x = sosfilt(butter(int(rng.integers(2, 7)), fc, "lowpass", fs=SR, output="sos"), x); info["lowpass"] = round(fc)
     if rng.random() < 0.5:
         snr = rng.uniform(5, 30)
         nz = rng.standard_normal(len(x)) if rng.random() < 0.5 else _pink(len(x), rng)
         ps = np.mean(x[np.abs(x) > 1e-4] ** 2) if np.any(np.abs(x) > 1e-4) else 1e-6
         x = x + nz * np.sqrt(ps / 10 ** (snr / 10) / np.mean(nz ** 2)); info["snr"] = round(snr, 1)
-    return x, info
+    if rng.random() < 0.15:  # saturation (speaking loudly close to the phone): peak driven 6-20 dB over full scale
+        g = rng.uniform(6, 20); x = x / (np.abs(x).max() + 1e-9) * 10 ** (g / 20)
+        if rng.random() < 0.5:
+            x = np.clip(x, -1, 1); info["hardclip_db"] = round(g, 1)
+        else:
+            x = np.tanh(x); info["softclip_db"] = round(g, 1)
+    return x, info   # the caller sets the final level
+
+
+def take_edges(x, rng):
+    """Per take (training, p 0.2): an abrupt start/end (cut 0-60 ms into the take, no fade, at most 15 %
+    of it per side) and a DC offset of 2-20 % of the peak, as badly edited or cheap-ADC recordings."""
+    if rng.random() >= 0.2:
+        return x, None
+    cap = int(0.15 * len(x))
+    a = min(int(rng.uniform(0, 0.06) * SR), cap); b = min(int(rng.uniform(0, 0.06) * SR), cap)
+    x = x[a:len(x) - b]
+    dc = float(rng.choice([-1, 1]) * rng.uniform(0.02, 0.2))
+    return x + dc, round(dc, 3)
 
 
 def make_seq(spk, S, digits, rng, train):
     """Splice one take per digit of `spk`, 150-400 ms gaps (train 80-500 ms), into a 6 s window."""
     s = S[spk]
-    parts, used = [], []
+    parts, used, dcs = [], [], []
     speed = rng.uniform(0.85, 1.15) if (train and rng.random() < 0.8) else 1.0
     for d in digits:
         takes = s["takes"][d]
@@ -178,7 +208,12 @@ def make_seq(spk, S, digits, rng, train):
         x = trim_peak(load(p)) if spk == "fsdd_jason" else trim(load(p))
         if train:
             x = x * 10 ** (rng.uniform(-3, 3) / 20)
-        parts.append(x / (np.abs(x).max() + 1e-9)); used.append(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p))
+        x = x / (np.abs(x).max() + 1e-9)
+        if train:
+            x, dc = take_edges(x, rng)
+            if dc is not None:
+                dcs.append(dc)
+        parts.append(x); used.append(os.path.basename(os.path.dirname(p)) + "/" + os.path.basename(p))
     lo, hi = (0.08, 0.5) if train else (0.15, 0.4)
     gaps = [rng.uniform(lo, hi) for _ in range(len(digits) - 1)]
     lead = rng.uniform(0.05, 0.8) if train else rng.uniform(0.1, 0.5)
@@ -195,6 +230,8 @@ def make_seq(spk, S, digits, rng, train):
     out = np.zeros(N); a = int(max(lead, 0) * SR); out[a:a + len(y)] = y
     info = dict(takes=used, lead=round(lead, 3), gaps=[round(g, 3) for g in gaps], speed=round(speed, 3))
     if train:
+        if dcs:
+            info["take_dc"] = dcs
         out, ai = augment(out, rng); info.update(ai)
         lvl = rng.uniform(-35, -12)
     else:

@@ -1,4 +1,5 @@
-"""Provisions two more real Mandarin voices for evaluation only (never trained on).
+"""Provisions two more real Mandarin voices (evaluation only until 2026-12-03; since 2026-12-04
+ordinary leave-one-speaker-out voices of data.py/train.py, see folds.tsv).
 
     models/whisper_digits/.venv/bin/python models/whisper_digits/held_out_voices.py [--force]
 
@@ -11,8 +12,8 @@ mismatch), takes the digit recordings out and writes 16 kHz mono 16-bit WAVs to
     work/heldout/<voice>/<digit>_<alt>.wav  another reading of the digit (yanyu: 1_yao, 2_liang)
     work/heldout/manifest.json              packages, versions, sha256, licences, file map
 
-Voices (one male speaker each; neither appears in any training set, `train.py` does not read
-this folder, so every head, the shipped one included, hears them unseen):
+Voices (one male speaker each; each is held out in one fold, so its fold head hears it unseen;
+Tux Paint, GPL-2, is also left out of the shipped head, `train.py::GPL_VOICES`):
 
 * `tuxpaint_zh_tw`: Tux Paint's stamp sounds (Debian `tuxpaint-stamps-default` 2022.06.04-1,
   GPL-2 per its debian/copyright), Taiwan Mandarin digits `symbols/math/<d>_zh_tw.ogg`,
@@ -21,7 +22,8 @@ this folder, so every head, the shipped one included, hears them unseen):
 * `yanyu_zh`: the npm package `yanyu` 0.1.4 (its package.json and LICENSE say MIT; whether that
   covers the recordings is not stated upstream), pinyin syllable recordings
   `pinyin-syllables/<syllable>.mp3` (44.1 kHz): ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3, plus
-  yao1 (幺) and liang3 (两). Evaluation only; nothing trained on it is shipped.
+  yao1 (幺) and liang3 (两), takes of 1 and 2. In the ship
+  stage's training set since 2026-12-04 (the committed models/digits.onnx predates that).
 
 Decoding through soundfile (libsndfile reads Ogg Vorbis and MP3), stereo averaged to mono,
 resampled to 16 kHz with scipy's resample_poly (as debian_voices.py).

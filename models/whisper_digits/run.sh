@@ -11,7 +11,7 @@ $PY provision.py --seconds 6 --check                 # models/whisper_encoder_ba
 $PY provision.py --part decoder --check              # models/whisper_decoder_base_digits.onnx + check vs numpy
 $PY -c "import sys, os; sys.argv = ['x']
 import debian_voices as d; d.OUT = os.path.abspath('work/debian'); d.main()"   # allison, dawson -> work/debian
-$PY held_out_voices.py                               # evaluation only, never trained on: 2 Mandarin voices -> work/heldout
+$PY held_out_voices.py                               # 2 more real Mandarin voices (Tux Paint, yanyu) -> work/heldout; in the folds since 2026-12-04
 command -v espeak-ng >/dev/null || { echo "apt-get install -y espeak-ng first"; exit 1; }
 $PY data.py extract                                  # work/feats/*.npz (+ work/tts/)
 $PY data.py extract_fill                             # work/feats/*.fill.npz (digits mixed with filler words)

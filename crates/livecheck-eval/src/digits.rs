@@ -5,10 +5,12 @@
 //! - `voices`: every real voice in the data (the same units as
 //!   `models/whisper_digits/data.py::sources()`: 4 FSDD speakers, 22 Speech Commands speakers,
 //!   4 single-take voices, the two Debian voices that `models/whisper_digits/debian_voices.py`
-//!   provisions, 2 Mandarin voices), read as challenges spliced from the voice's isolated
-//!   takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise floor). Each challenge is
-//!   scored by [`Recognition::margin`] against itself (true accept), against the same
-//!   challenge with one digit changed, and against an unrelated one (false accepts).
+//!   provisions, 4 Mandarin voices: Yue Tan, Feng Jie, and Tux Paint's and yanyu's that
+//!   `models/whisper_digits/held_out_voices.py` provisions), read as challenges spliced from
+//!   the voice's isolated takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise
+//!   floor). Each challenge is scored by [`Recognition::margin`] against itself (true
+//!   accept), against the same challenge with one digit changed, and against an unrelated one
+//!   (false accepts).
 //!   **Leave-speakers-out** (the headline): each voice is heard by the head of the fold that
 //!   was trained without it (`models/whisper_digits/folds.tsv`, heads
 //!   `models/whisper_digits/work/fold_K.onnx` made by `run.sh`); skipped with the command when
@@ -41,13 +43,13 @@ const GRID: [(&str, &str); 6] = [
 ];
 /// Voices the shipped head was trained without (GPL-licensed recordings, see
 /// `models/whisper_digits/train.py::GPL_VOICES`): unseen by it.
-/// The evaluation-only voices are unseen too ([`Voice::held_out`]).
-const SHIPPED_HEAD_UNSEEN: [&str; 5] = [
+const SHIPPED_HEAD_UNSEEN: [&str; 6] = [
     "gcompris_en_julia",
     "gcompris_en_susan",
     "freeswitch_en_gb_richard",
     "debian_dawson",
     "gcompris_zh_fengjie",
+    "tuxpaint_zh_tw",
 ];
 /// Speech Commands file names' words, by digit.
 const SC_WORDS: [&str; 10] = [
@@ -276,14 +278,12 @@ struct Voice {
     /// Seed of its challenges: from its place in the whole catalogue, so a `--speakers` run
     /// reads the same challenges as the full one.
     seed: u64,
-    /// An evaluation-only voice (`models/whisper_digits/held_out_voices.py`): in no fold and no
-    /// training set, so every head, the shipped one included, hears it unseen.
-    held_out: bool,
     takes: Vec<Vec<PathBuf>>,
 }
 
 /// Every real voice found under `data`, `debian` (the Debian voices' folder) and `held_out`
-/// (the evaluation-only voices' folder), in a fixed order.
+/// (the folder of the two Mandarin voices `held_out_voices.py` provisions; named for when they
+/// were evaluation only, in the folds like every other voice since 2026-12-04), in a fixed order.
 fn voices(data: &Path, debian: &Path, held_out: &Path) -> Vec<Voice> {
     let mut out: Vec<Voice> = Vec::new();
     let mut add = |id: String, lang: &'static str, trials: usize, digit: usize, path: PathBuf| {
@@ -296,7 +296,6 @@ fn voices(data: &Path, debian: &Path, held_out: &Path) -> Vec<Voice> {
                 lang,
                 trials,
                 seed: 9_000 + out.len() as u64,
-                held_out: path.starts_with(held_out),
                 takes: vec![Vec::new(); 10],
             });
         }
@@ -372,7 +371,7 @@ fn voices(data: &Path, debian: &Path, held_out: &Path) -> Vec<Voice> {
             add("gcompris_zh_fengjie".into(), "cmn", 100, d, p);
         }
     }
-    // Evaluation only: readings of 1 as 幺 and 2 as 两 are takes of 1 and 2.
+    // Tux Paint and yanyu (`held_out_voices.py`): readings of 1 as 幺 and 2 as 两 are takes of 1 and 2.
     for id in ["tuxpaint_zh_tw", "yanyu_zh"] {
         for (d, alt) in (0..10).map(|d| (d, "")).chain([(1, "_yao"), (2, "_liang")]) {
             add(
@@ -680,7 +679,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
         }
         if !held_out_dir.join("manifest.json").exists() {
             let why = format!(
-                "the evaluation-only Mandarin voices (tuxpaint_zh_tw, yanyu_zh) are missing from {}: `models/whisper_digits/held_out_voices.py` provisions them",
+                "the Mandarin voices tuxpaint_zh_tw and yanyu_zh are missing from {}: `models/whisper_digits/held_out_voices.py` provisions them",
                 held_out_dir.display()
             );
             println!("NOTE: {why}");
@@ -696,13 +695,12 @@ pub fn run(opts: &Options) -> Result<(), String> {
                 eprintln!("fold {k}: {} voices held out", held.len());
                 results.extend(run_voices(&rec, head, &all, &|v| held.contains(&v.id))?);
             }
-            results.extend(run_voices(&rec, &shipped_path, &all, &|v| v.held_out)?);
             results.sort_by_key(|(i, _)| *i);
             let v = voice_table(
-                "**Leave-speakers-out** (each voice heard by the fold head trained without it; the evaluation-only voices, in no fold, by the shipped head):",
+                "**Leave-speakers-out** (each voice heard by the fold head trained without it):",
                 &all,
                 &results,
-                &|v| if v.held_out { ", evaluation only" } else { "" },
+                &|_| "",
                 &mut table,
             );
             report.insert("leave_speakers_out".into(), v);
@@ -718,7 +716,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             &all,
             &results,
             &|v| {
-                if v.held_out || SHIPPED_HEAD_UNSEEN.contains(&v.id.as_str()) {
+                if SHIPPED_HEAD_UNSEEN.contains(&v.id.as_str()) {
                     ", unseen"
                 } else {
                     ", seen"
@@ -793,26 +791,37 @@ mod tests {
         };
         let work = root.join("models/whisper_digits/work");
         let found = voices(&data, &work.join("debian"), &work.join("heldout"));
-        // Every voice found is in a fold (the Debian ones only once provisioned), except the
-        // evaluation-only ones, which are in none.
+        // Every voice found is in a fold (the Debian ones and Tux Paint/yanyu only once provisioned).
         for v in &found {
-            assert_eq!(all.contains(&&v.id), !v.held_out, "{}", v.id);
+            assert!(all.contains(&&v.id), "{} is in no fold", v.id);
             assert!(v.takes.iter().any(|t| !t.is_empty()));
         }
         assert!(found.len() >= 31, "{} voices", found.len());
-        let cmn: Vec<&str> = found
+        let cmn: Vec<(&str, usize)> = found
             .iter()
-            .filter(|v| v.lang == "cmn" && !v.held_out)
-            .map(|v| v.id.as_str())
+            .filter(|v| v.lang == "cmn")
+            .map(|v| (v.id.as_str(), v.takes.iter().map(Vec::len).sum()))
             .collect();
-        assert_eq!(cmn, ["cmn_yuetan", "gcompris_zh_fengjie"]);
         if work.join("heldout/manifest.json").exists() {
-            let held: Vec<(&str, usize)> = found
+            assert_eq!(
+                cmn,
+                [
+                    ("cmn_yuetan", 11),
+                    ("gcompris_zh_fengjie", 19),
+                    ("tuxpaint_zh_tw", 10),
+                    ("yanyu_zh", 12)
+                ]
+            );
+        } else {
+            assert_eq!(cmn, [("cmn_yuetan", 11), ("gcompris_zh_fengjie", 19)]);
+        }
+        // Each fold holds at most one Mandarin voice, so every fold head is trained on the others.
+        for held in &folds {
+            let n = held
                 .iter()
-                .filter(|v| v.held_out)
-                .map(|v| (v.id.as_str(), v.takes.iter().map(Vec::len).sum()))
-                .collect();
-            assert_eq!(held, [("tuxpaint_zh_tw", 10), ("yanyu_zh", 12)]);
+                .filter(|id| found.iter().any(|v| v.lang == "cmn" && &v.id == *id))
+                .count();
+            assert!(n <= 1, "{held:?}");
         }
     }
 

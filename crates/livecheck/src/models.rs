@@ -483,4 +483,56 @@ mod tests {
             assert_eq!(run(&original), run(&rewritten), "{file}");
         }
     }
+
+    /// The provisioned face models and Whisper's encoder and decoder store their weights as
+    /// float16 (`weights = "f16"` in models.toml) and tract folds the widening Casts into float32
+    /// constants at load: no float16 tensor is left at run time.
+    #[test]
+    fn f16_weights_fold_away_at_load() {
+        let Some(dir) = models_dir() else {
+            return;
+        };
+        type Case<'a> = (&'a str, &'a [&'a [usize]], &'a [usize]);
+        let cases: [Case; 6] = [
+            (files::DETECTOR, &[&[1, 3, 128, 128]], &[896 * 16, 896]),
+            (files::MESH, &[&[1, 3, 192, 192]], &[1404, 1]),
+            (files::IRIS, &[&[1, 3, 64, 64]], &[213, 15]),
+            (files::EMBEDDER, &[&[1, 3, 112, 112]], &[192]),
+            (files::WHISPER_ENCODER, &[&[1, 80, 600]], &[300 * 512]),
+            (
+                files::WHISPER_DECODER,
+                &[&[3, 24], &[1, 300, 512]],
+                &[3 * 24 * 65, 65],
+            ),
+        ];
+        for (file, shapes, outs) in cases {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            let proto = parse("test", &bytes).unwrap();
+            let graph = proto.graph.as_ref().unwrap();
+            const FLOAT16: i32 = 10;
+            let halves = graph
+                .initializer
+                .iter()
+                .filter(|t| t.data_type == FLOAT16)
+                .count();
+            assert!(halves > 0, "{file}: no float16 weights");
+            let model = Model::load("test", &bytes, shapes, outs).unwrap();
+            let halves_at_run_time: Vec<String> = model
+                .plan
+                .model()
+                .nodes()
+                .iter()
+                .filter(|n| {
+                    n.outputs
+                        .iter()
+                        .any(|o| o.fact.datum_type == f16::datum_type())
+                })
+                .map(|n| n.name.clone())
+                .collect();
+            assert!(
+                halves_at_run_time.is_empty(),
+                "{file}: float16 tensors left at run time: {halves_at_run_time:?}"
+            );
+        }
+    }
 }

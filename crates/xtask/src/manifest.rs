@@ -76,6 +76,10 @@ pub struct Model {
     /// inputs, outputs and the Reshape shapes that carry the batch).
     #[serde(default)]
     pub batch: Option<u32>,
+    /// How the converted graph stores its weights (`canonical_onnx.py --f16`: float16
+    /// weights widened by a Cast at load); any conversion but `none`.
+    #[serde(default)]
+    pub weights: Weights,
     /// SHA-256 of the produced file.
     pub sha256: String,
     pub license: String,
@@ -105,6 +109,17 @@ pub enum Conversion {
     /// `models/whisper_digits/provision.py --part decoder --model-bin IN --out OUT`: Whisper's
     /// decoder, cut to the digit verifier's tokens, as a plain ONNX graph.
     WhisperDecoder,
+}
+
+/// How a converted model stores its large float weights.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Weights {
+    /// As the converter wrote them (float32).
+    #[default]
+    F32,
+    /// Float16, each widened back to float32 by a Cast node the runtime folds at load.
+    F16,
 }
 
 /// Documentation of one model input or output.
@@ -154,6 +169,18 @@ impl Manifest {
                         m.file, t.name
                     )));
                 }
+            }
+            if m.batch.is_some() && m.conversion != Conversion::Tflite2onnx {
+                return Err(Error::new(format!(
+                    "{}: `batch` applies to conversion = \"tflite2onnx\" only",
+                    m.file
+                )));
+            }
+            if m.weights != Weights::F32 && m.conversion == Conversion::None {
+                return Err(Error::new(format!(
+                    "{}: `weights` needs a conversion (the member is used as shipped)",
+                    m.file
+                )));
             }
             if m.conversion == Conversion::None && m.sha256 != m.member_sha256 {
                 return Err(Error::new(format!(

@@ -9,7 +9,8 @@
 //!    appended) and checked against `member_sha256`;
 //! 3. `conversion = "tflite2onnx"` runs the converter in the private venv (`.venv`, created and
 //!    filled with the pinned `[python].converter` packages only when a conversion is needed),
-//!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`);
+//!    then re-serialises the ONNX file canonically (see `canonical_onnx.py`; with
+//!    `weights = "f16"` its large weights are stored as float16);
 //!    `conversion = "whisper-encoder"` / `"whisper-decoder"` rebuild Whisper's encoder / decoder
 //!    with `models/whisper_digits/provision.py` in the same venv;
 //! 4. the result is checked against `sha256` and only then moved into place.
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use crate::manifest::{Conversion, Manifest, Model, Package, Registry};
+use crate::manifest::{Conversion, Manifest, Model, Package, Registry, Weights};
 use crate::python::{self, Venv};
 use crate::util::{file_sha256, sha256_hex, short, Error, IoContext, Result};
 
@@ -201,7 +202,7 @@ fn produce(
             let venv = venv.expect("venv is made when a conversion is needed");
             let source = cache.join(format!("{}.tflite", stem(&model.file)));
             fs::write(&source, bytes).ctx("write", &source)?;
-            tflite2onnx(venv, &source, &staged, model.batch, &model.file)?;
+            tflite2onnx(venv, &source, &staged, model)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
         Conversion::WhisperEncoder | Conversion::WhisperDecoder => {
@@ -213,7 +214,7 @@ fn produce(
             } else {
                 "decoder"
             };
-            whisper(venv, dir, part, &source, &staged, &model.file)?;
+            whisper(venv, dir, part, &source, &staged, model)?;
             fs::remove_file(&source).ctx("remove", &source)?;
         }
     }
@@ -289,15 +290,8 @@ fn read_member(archive: &Path, member: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// `tflite2onnx SOURCE RAW`, then canonical re-serialisation of RAW into `out` (with the
-/// batch size rewritten to `batch` when given).
-fn tflite2onnx(
-    venv: &Venv,
-    source: &Path,
-    out: &Path,
-    batch: Option<u32>,
-    label: &str,
-) -> Result<()> {
+/// `tflite2onnx SOURCE RAW`, then [`canonical`] of RAW into `out`.
+fn tflite2onnx(venv: &Venv, source: &Path, out: &Path, model: &Model) -> Result<()> {
     let raw = out.with_extension("raw");
     let run = python::output(
         Command::new(venv.script("tflite2onnx"))
@@ -307,37 +301,57 @@ fn tflite2onnx(
     )?;
     if !run.status.success() {
         return Err(Error::new(format!(
-            "tflite2onnx failed on {label}: {}",
+            "tflite2onnx failed on {}: {}",
+            model.file,
             python::last_error_line(&run)
         )));
     }
+    canonical(venv, &raw, out, model)
+}
+
+/// `canonical_onnx.py RAW OUT` with the model's batch size and weight storage; removes RAW.
+fn canonical(venv: &Venv, raw: &Path, out: &Path, model: &Model) -> Result<()> {
     let canon = python::output(
         Command::new(venv.python())
             .args(["-c", CANONICAL_ONNX_PY])
-            .arg(&raw)
+            .arg(raw)
             .arg(out)
-            .args(batch.map(|b| b.to_string())),
+            .args(
+                model
+                    .batch
+                    .into_iter()
+                    .flat_map(|b| ["--batch".to_string(), b.to_string()]),
+            )
+            .args((model.weights == Weights::F16).then_some("--f16")),
     )?;
     if !canon.status.success() {
         return Err(Error::new(format!(
-            "canonical re-serialisation failed on {label}: {}",
+            "canonical re-serialisation failed on {}: {}",
+            model.file,
             python::last_error_line(&canon)
         )));
     }
-    fs::remove_file(&raw).ctx("remove", &raw)?;
+    fs::remove_file(raw).ctx("remove", raw)?;
     Ok(())
 }
 
-/// `models/whisper_digits/provision.py --model-bin SOURCE --out OUT` in the venv.
-/// Rebuilds Whisper's `part` ("encoder" or "decoder") from `source` (a checked model.bin).
+/// `models/whisper_digits/provision.py --model-bin SOURCE --out OUT` in the venv: rebuilds
+/// Whisper's `part` ("encoder" or "decoder") from `source` (a checked model.bin); with
+/// `weights = "f16"` the graph then goes through [`canonical`].
 fn whisper(
     venv: &Venv,
     dir: &Path,
     part: &str,
     source: &Path,
     out: &Path,
-    label: &str,
+    model: &Model,
 ) -> Result<()> {
+    let f16 = model.weights == Weights::F16;
+    let raw = if f16 {
+        out.with_extension("raw")
+    } else {
+        out.to_path_buf()
+    };
     let run = python::output(
         Command::new(venv.python())
             .arg(dir.join("whisper_digits/provision.py"))
@@ -345,13 +359,17 @@ fn whisper(
             .arg("--model-bin")
             .arg(source)
             .arg("--out")
-            .arg(out),
+            .arg(&raw),
     )?;
     if !run.status.success() {
         return Err(Error::new(format!(
-            "building {label} from Whisper's model.bin failed: {}",
+            "building {} from Whisper's model.bin failed: {}",
+            model.file,
             python::last_error_line(&run)
         )));
+    }
+    if f16 {
+        canonical(venv, &raw, out, model)?;
     }
     Ok(())
 }
