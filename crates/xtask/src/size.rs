@@ -8,8 +8,10 @@ use crate::manifest::Manifest;
 use crate::tasks::{cargo_in, run};
 use crate::util::{Error, Result};
 
-/// The optional digits pack (a host that only asks for actions leaves it out).
-const DIGITS_PACK: [&str; 3] = [
+/// The optional digits pack (a host that only asks for actions leaves it out; the VAD serves
+/// only the digits challenge: `Engine::session` asks for it with a digits config alone).
+const DIGITS_PACK: [&str; 4] = [
+    "silero_vad_16k.onnx",
     "whisper_encoder_base_6s.onnx",
     "whisper_decoder_base_digits.onnx",
     "digits.onnx",
@@ -85,9 +87,9 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
         println!("| models/{file} | {size:.2} |");
     }
     println!(
-        "| **library + action models** (vision, VAD, embedder) | **{:.2}** |",
+        "| **library + action models** (vision, embedder) | **{:.2}** |",
         stripped_mb + actions
     );
-    println!("| digits pack (optional) | {digits:.2} |");
+    println!("| digits pack (optional: VAD, Whisper, head) | {digits:.2} |");
     Ok(())
 }
