@@ -22,8 +22,7 @@ Tux Paint, GPL-2, is also left out of the shipped head, `train.py::GPL_VOICES`):
 * `yanyu_zh`: the npm package `yanyu` 0.1.4 (its package.json and LICENSE say MIT; whether that
   covers the recordings is not stated upstream), pinyin syllable recordings
   `pinyin-syllables/<syllable>.mp3` (44.1 kHz): ling2 yi1 er4 san1 si4 wu3 liu4 qi1 ba1 jiu3, plus
-  yao1 (幺) and liang3 (两), takes of 1 and 2. In the ship
-  stage's training set since 2026-12-04 (the committed models/digits.onnx predates that).
+  yao1 (幺) and liang3 (两), takes of 1 and 2. In the shipped head's training set since 2026-12-04.
 
 Decoding through soundfile (libsndfile reads Ogg Vorbis and MP3), stereo averaged to mono,
 resampled to 16 kHz with scipy's resample_poly (as debian_voices.py).

@@ -86,7 +86,8 @@ def train(Ftr, Ltr, spk_tr, tag, mon=None):
     epoch 7, or above 1.0 after the last epoch, restart with the next seed (at most 2 restarts)."""
     for attempt in range(3):
         W, log, ok = _train(Ftr, Ltr, spk_tr, tag, mon, SEED + 1000 * attempt)
-        if ok:
+        under_trained = ok and log[-1]["loss"] > 1.0 and attempt < 2   # the last attempt is kept
+        if ok and not under_trained:
             break
         print(tag, f"stuck in the blank plateau or under-trained (attempt {attempt}), restarting with another seed", flush=True)
     for e in log:
@@ -140,8 +141,6 @@ def _train(Ftr, Ltr, spk_tr, tag, mon, seed):
         print(tag, e, flush=True); log.append(e)
         if ep + 1 == 7 and e["loss"] > 5.0:
             return None, log, False
-    if log[-1]["loss"] > 1.0 and seed < SEED + 2000:    # under-trained; the last attempt is kept
-        return None, log, False
     return weights_of(model, mu, inv_sd), log, True
 
 
@@ -332,9 +331,10 @@ def lang_of(s):
 def group_of(s):
     if s.startswith(CMN):
         return "cmn"
-    for g in ("fsdd_", "sc_"):
-        if s.startswith(g):
-            return {"fsdd_": "fsdd", "sc_": "speech_commands"}[g]
+    if s.startswith("fsdd_"):
+        return "fsdd"
+    if s.startswith("sc_"):
+        return "speech_commands"
     return "single_take"
 
 

@@ -42,29 +42,30 @@ if batch is not None:
                 shape[0] = batch
                 graph.initializer[i].CopyFrom(numpy_helper.from_array(shape, init.name))
 if f16:
-    def big(t):
+    def halved(t):
+        """`t`'s values as float16, or None when `t` is small, not float32, or out of float16's range."""
         if t.data_type != TensorProto.FLOAT or int(np.prod(t.dims)) < F16_MIN:
-            return False
+            return None
         with np.errstate(over="ignore"):
-            return bool(np.all(np.isfinite(numpy_helper.to_array(t).astype(np.float16))))
-
-    def half(t, name):
-        return numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), name)
+            values = numpy_helper.to_array(t).astype(np.float16)
+        return values if np.all(np.isfinite(values)) else None
 
     casts = []  # in initializer-name order: the converter's own order is not reproducible
     for i in sorted(range(len(graph.initializer)), key=lambda i: graph.initializer[i].name):
         init = graph.initializer[i]
-        if big(init):
+        values = halved(init)
+        if values is not None:
             name, stored = init.name, init.name + "/f16"
-            graph.initializer[i].CopyFrom(half(init, stored))
+            graph.initializer[i].CopyFrom(numpy_helper.from_array(values, stored))
             casts.append(helper.make_node("Cast", [stored], [name], name=stored + "/cast",
                                           to=TensorProto.FLOAT))
     for node in graph.node:
         if node.op_type == "Constant" and len(node.attribute) == 1 and node.attribute[0].name == "value":
-            value = node.attribute[0].t
-            if big(value):
+            values = halved(node.attribute[0].t)
+            if values is not None:
                 stored = node.output[0] + "/f16"
-                casts.append(helper.make_node("Constant", [], [stored], name=stored, value=half(value, "")))
+                casts.append(helper.make_node("Constant", [], [stored], name=stored,
+                                              value=numpy_helper.from_array(values, "")))
                 node.op_type = "Cast"
                 node.input.append(stored)
                 del node.attribute[:]
