@@ -6,13 +6,16 @@
 //!   NV21 → model-tensor crop; the face embedding (aligned crop + MobileFaceNet, as a session
 //!   takes one every 700 ms) and enrolling a photo (detector, mesh twice, embedding);
 //! - `tracked/*`: `Analyzer::push_frame` on a tracked face (re-detection every 500 ms of frame
-//!   time, as in a session); `tracked/rgb_no_eyes` without the iris model, as a session runs
-//!   every phase but the blink;
+//!   time, as in a session), the iris model on every frame (the eye gate off: the one frame
+//!   repeated would let it keep every measurement); `tracked/rgb_no_eyes` without the iris
+//!   model, as a session runs every phase but the blink;
 //! - `model_only/*`: tract inference alone on the stored reference inputs, the side-by-side
 //!   partner of `benches/ort_compare.py` (`cargo xtask bench-compare` runs both);
-//! - `clip/push_frame`: `Analyzer::push_frame` over 90 consecutive frames of the clip, the
-//!   partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime);
-//!   `clip/push_frame_no_eyes` the same without the iris model; `clip/session_blink`:
+//! - `clip/push_frame`: `Analyzer::push_frame` over 90 consecutive frames of the clip with the
+//!   default settings (the iris model on the frames whose eye crops changed, as in a blink
+//!   phase), the partner of `benches/ort_frames.py` (the reference pipeline in ONNX Runtime);
+//!   `clip/push_frame_every_eye` with the iris model on every frame (the gate off);
+//!   `clip/push_frame_no_eyes` without the iris model; `clip/session_blink`:
 //!   `Session::push_frame` on the same frames as RGBA (a fresh blink session per pass), the
 //!   partner of the browser's timing in `cargo xtask web --bench`.
 
@@ -22,7 +25,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::frame::{Border, Normalize};
 use livecheck::models::Model;
 use livecheck::vision::landmarks::idx;
-use livecheck::{ActionKind, Engine, FrameRef, ModelSet, PixelFormat, SessionConfig};
+use livecheck::{
+    ActionKind, AnalyzerConfig, Engine, FrameRef, ModelSet, PixelFormat, SessionConfig,
+};
 use livecheck_benches::{real_clip, real_frame, root, to_nv21};
 
 fn stages(c: &mut Criterion) {
@@ -99,7 +104,7 @@ fn stages(c: &mut Criterion) {
         ("nv21", &nv21_view, true),
         ("rgb_no_eyes", &view, false),
     ] {
-        let mut analyzer = engine.analyzer(Default::default());
+        let mut analyzer = engine.analyzer(every_eye());
         analyzer.set_eyes(eyes);
         let mut t = 0i64;
         analyzer.push_frame(f, t).unwrap();
@@ -111,6 +116,13 @@ fn stages(c: &mut Criterion) {
         });
     }
     g.finish();
+}
+
+/// Analyser settings with the eye gate off: the iris model on every frame.
+fn every_eye() -> AnalyzerConfig {
+    let mut config = AnalyzerConfig::default();
+    config.tracker.eye_gate.max_change = 0.0;
+    config
 }
 
 fn read_f32(path: &Path) -> Vec<f32> {
@@ -186,10 +198,14 @@ fn clip(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("clip");
     g.sample_size(10);
-    for (name, eyes) in [("push_frame", true), ("push_frame_no_eyes", false)] {
+    for (name, eyes, config) in [
+        ("push_frame", true, AnalyzerConfig::default()),
+        ("push_frame_every_eye", true, every_eye()),
+        ("push_frame_no_eyes", false, AnalyzerConfig::default()),
+    ] {
         g.bench_function(name, |b| {
             b.iter(|| {
-                let mut analyzer = engine.analyzer(Default::default());
+                let mut analyzer = engine.analyzer(config);
                 analyzer.set_eyes(eyes);
                 for (view, f) in views.iter().zip(&frames) {
                     analyzer.push_frame(view, f.t_ms).unwrap();

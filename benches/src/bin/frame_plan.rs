@@ -6,7 +6,8 @@
 //! frame) feeds its models: the detector's letterboxed frame where there was no track before
 //! it, the mesh crop and both eye crops the tracker took. `benches/ort_frames.py` then times ONNX
 //! Runtime on them. Usage: `frame_plan OUT_DIR`; writes `OUT_DIR/plan.json` and
-//! `OUT_DIR/tensors.f32` (little-endian, in plan order).
+//! `OUT_DIR/tensors.f32` (little-endian, in plan order). It also counts the frames on which
+//! livecheck's default analyser (the eye gate on) ran the iris model.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,13 +28,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let set = ModelSet::from_dir(root().join("models"))?;
     let engine = Engine::load(&set)?;
     let frames = real_clip().ok_or("the benchmark clip is missing (../shared/data)")?;
-    let mut analyzer = engine.analyzer(AnalyzerConfig::default());
+    // The reference's crops come from an analyser that measures the eyes on every frame.
+    let mut every = AnalyzerConfig::default();
+    every.tracker.eye_gate.max_change = 0.0;
+    let mut analyzer = engine.analyzer(every);
+    let mut gated = engine.analyzer(AnalyzerConfig::default());
+    let (mut iris_runs, mut last_eyes) = (0, None);
     let mut tensors = std::io::BufWriter::new(std::fs::File::create(out_dir.join("tensors.f32"))?);
     let mut plan = Vec::new();
     let (mut tracked, mut faces, mut ref_detects, mut our_detects) = (false, 0, 0, 0);
     for f in &frames {
         let view = FrameRef::packed(&f.data, f.width, f.height, PixelFormat::Rgb8)?;
         let report = analyzer.push_frame(&view, f.t_ms)?;
+        // A kept measurement repeats the last one exactly; a new one never does.
+        let eyes = gated
+            .push_frame(&view, f.t_ms)?
+            .analysis
+            .face
+            .and_then(|face| face.eyes)
+            .map(|e| (e.left, e.right));
+        iris_runs += usize::from(eyes.is_some() && eyes != last_eyes);
+        last_eyes = eyes;
         let detector_runs = !tracked;
         if detector_runs {
             let mut t = vec![0.0; 3 * detector::INPUT * detector::INPUT];
@@ -76,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     println!(
         "frame_plan: {} frames, {faces} with a face; detector runs: {ref_detects} (reference), \
-         {our_detects} (livecheck)",
+         {our_detects} (livecheck); frames the gated analyser ran the iris model on: {iris_runs}",
         frames.len()
     );
     Ok(())

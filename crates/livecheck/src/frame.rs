@@ -145,6 +145,15 @@ impl Roi {
         let ly = (v - 0.5) * self.height;
         (self.cx + lx * c - ly * s, self.cy + lx * s + ly * c)
     }
+
+    /// The inverse of [`Roi::to_display`]: display pixels to normalised ROI coordinates.
+    pub fn to_normalised(&self, x: f32, y: f32) -> (f32, f32) {
+        let (s, c) = self.angle.sin_cos();
+        let (dx, dy) = (x - self.cx, y - self.cy);
+        let lx = dx * c + dy * s;
+        let ly = -dx * s + dy * c;
+        (lx / self.width + 0.5, ly / self.height + 0.5)
+    }
 }
 
 /// What to put where a crop reaches outside the frame.

@@ -259,7 +259,7 @@ fn several_faces_are_reported() {
 
 /// With the eyes off (as a session runs every phase but the blink) the track and every other
 /// measurement are the same, the face carries no eyes, and measuring them on demand gives
-/// exactly what the eyes-on analyser measured on that frame.
+/// exactly what an analyser running the iris model on every frame measured on that frame.
 #[test]
 fn eyes_measured_on_demand_match_every_frame_eyes() {
     let (Some(engine), Some(frames)) = (
@@ -268,7 +268,7 @@ fn eyes_measured_on_demand_match_every_frame_eyes() {
     ) else {
         return;
     };
-    let mut on = engine.analyzer(Default::default());
+    let mut on = engine.analyzer(every_eye());
     let mut off = engine.analyzer(Default::default());
     off.set_eyes(false);
     let mut compared = 0;
@@ -295,4 +295,97 @@ fn eyes_measured_on_demand_match_every_frame_eyes() {
         compared += 1;
     }
     assert!(compared >= 25, "only {compared} frames with a face");
+}
+
+/// Analyser settings with the eye gate off: the iris model on every frame.
+fn every_eye() -> livecheck::AnalyzerConfig {
+    let mut config = livecheck::AnalyzerConfig::default();
+    config.tracker.eye_gate.max_change = 0.0;
+    config
+}
+
+/// The eye gate keeps the last measurement while the eye crops only carry sensor noise, and
+/// measures again when a lid covers an eye, and when the measurement has been kept for longer
+/// than `max_hold_ms`.
+#[test]
+fn eye_gate_keeps_eyes_through_noise_and_remeasures_a_covered_eye() {
+    let (Some(engine), Some(frames)) = (
+        common::engine(),
+        common::frames("pyfeat/h264/single_face.mp4"),
+    ) else {
+        return;
+    };
+    let f = &frames[0];
+    let eyes_of = |r: FrameReport| r.analysis.face.expect("a face").eyes.expect("eyes");
+    // Sensor noise of ±2 levels, fixed pattern.
+    let mut noisy = f.clone();
+    for (i, v) in noisy.data.iter_mut().enumerate() {
+        *v = v.saturating_add_signed(((i * 7919) % 5) as i8 - 2);
+    }
+    // The subject's right eye (image left) painted over with the skin just below it.
+    let mut covered = f.clone();
+    let mut probe = engine.analyzer(every_eye());
+    // The same frame until the track settles (the first crops come from the detector).
+    const SETTLE: i64 = 5;
+    for k in 0..SETTLE {
+        probe.push_frame(&common::view(f), k * 33).unwrap();
+    }
+    let first = eyes_of(probe.push_frame(&common::view(f), SETTLE * 33).unwrap());
+    let t0 = (SETTLE + 1) * 33;
+    let fresh_noisy = eyes_of(probe.push_frame(&common::view(&noisy), t0).unwrap());
+    assert_ne!(
+        first.right, fresh_noisy.right,
+        "the noise must move the iris model"
+    );
+    let roi = first.right_contour.roi;
+    let (w, cx, cy) = (f.width as usize, roi.cx as usize, roi.cy as usize);
+    let half = (roi.width * 0.3) as usize;
+    let skin_row = cy + half + 2;
+    for y in cy - half..=cy + half {
+        for x in cx - half..=cx + half {
+            let src = (skin_row * w + x) * 3;
+            let skin = [f.data[src], f.data[src + 1], f.data[src + 2]];
+            covered.data[(y * w + x) * 3..][..3].copy_from_slice(&skin);
+        }
+    }
+
+    let held_ms = livecheck::AnalyzerConfig::default()
+        .tracker
+        .eye_gate
+        .max_hold_ms;
+    let expired = eyes_of(
+        probe
+            .push_frame(&common::view(&noisy), t0 + held_ms)
+            .unwrap(),
+    );
+
+    let mut gated = engine.analyzer(Default::default());
+    for k in 0..SETTLE {
+        gated.push_frame(&common::view(f), k * 33).unwrap();
+    }
+    // The repeated frame itself may already be served from a kept measurement.
+    let before = eyes_of(gated.push_frame(&common::view(f), SETTLE * 33).unwrap());
+    let kept = eyes_of(gated.push_frame(&common::view(&noisy), t0).unwrap());
+    assert_eq!((kept.left, kept.right), (before.left, before.right), "kept");
+    let late = eyes_of(
+        gated
+            .push_frame(&common::view(&noisy), t0 + held_ms)
+            .unwrap(),
+    );
+    assert_eq!(
+        (late.left, late.right),
+        (expired.left, expired.right),
+        "measured again after max_hold_ms"
+    );
+    let again = eyes_of(
+        gated
+            .push_frame(&common::view(&covered), t0 + 33 + held_ms)
+            .unwrap(),
+    );
+    assert!(
+        again.right < 0.7 * late.right,
+        "a covered eye is measured again: {} vs {}",
+        again.right,
+        late.right
+    );
 }

@@ -3,10 +3,12 @@
 //! [`FaceTracker`] runs the MediaPipe-style loop on each frame: the mesh runs on the crop
 //! predicted from the previous frame's landmarks; the detector runs only when there is no track,
 //! and every `redetect_ms` of caller time to count faces and confirm the track. The iris model
-//! (two thirds of a frame's cost) measures the eyes only when asked: on every frame while
-//! [`FaceTracker::set_eyes`] is on, or for one face with [`Landmarker::eyes`].
+//! (two thirds of a frame's cost) measures the eyes only when asked: while
+//! [`FaceTracker::set_eyes`] is on, on the frames whose eye crops changed ([`eye_gate`]), or for
+//! one face with [`Landmarker::eyes`].
 
 pub mod detector;
+pub mod eye_gate;
 pub mod geometry;
 pub mod identity;
 pub mod landmarks;
@@ -15,6 +17,7 @@ use crate::error::Result;
 use crate::frame::{FrameRef, Roi};
 use crate::models::ModelSet;
 use detector::{BBox, Detection, Detector, DetectorConfig};
+use eye_gate::{EyeGate, EyeGateConfig};
 use geometry::HeadPose;
 use landmarks::{idx, EyeContour, Landmarker, Mesh};
 
@@ -46,6 +49,9 @@ pub struct TrackerConfig {
     pub redetect_ms: i64,
     /// Drop the track after this many re-detections in a row that do not see the tracked face.
     pub max_detector_misses: u32,
+    /// While the eyes are measured on every frame, when the iris model may be skipped because
+    /// the eye crops did not change ([`eye_gate`]).
+    pub eye_gate: EyeGateConfig,
 }
 
 impl Default for TrackerConfig {
@@ -54,6 +60,7 @@ impl Default for TrackerConfig {
             min_presence: 0.5,
             redetect_ms: 500,
             max_detector_misses: 2,
+            eye_gate: EyeGateConfig::default(),
         }
     }
 }
@@ -89,7 +96,8 @@ pub struct Face {
     pub score: f32,
     /// The 468 landmarks.
     pub mesh: Mesh,
-    /// Eye openness, when the eyes were measured on this frame ([`FaceTracker::set_eyes`]).
+    /// Eye openness, when the eyes were measured ([`FaceTracker::set_eyes`]): on this frame, or
+    /// kept from an earlier one whose eye crops look the same ([`eye_gate`]).
     pub eyes: Option<Eyes>,
     /// Head pose.
     pub pose: HeadPose,
@@ -129,6 +137,7 @@ pub struct FaceTracker {
     faces: usize,
     misses: u32,
     eyes: bool,
+    gate: EyeGate,
 }
 
 impl FaceTracker {
@@ -143,12 +152,14 @@ impl FaceTracker {
             faces: 0,
             misses: 0,
             eyes: true,
+            gate: EyeGate::new(config.eye_gate),
         }
     }
 
     /// Whether the following frames measure the eyes (on by default). Off, [`Face::eyes`] is
     /// `None` and a frame costs a third: a session needs the eyes only while it waits for a
-    /// blink.
+    /// blink. On, the iris model runs on the frames whose eye crops changed
+    /// ([`TrackerConfig::eye_gate`]); the others keep the last measurement.
     pub fn set_eyes(&mut self, on: bool) {
         self.eyes = on;
     }
@@ -205,7 +216,7 @@ impl FaceTracker {
         let face = match mesh {
             Some(m) => {
                 self.roi = Some(m.next_roi());
-                Some(self.measure(frame, m)?)
+                Some(self.measure(frame, m, t_ms)?)
             }
             None => None,
         };
@@ -227,10 +238,15 @@ impl FaceTracker {
         Ok(d)
     }
 
-    fn measure(&self, frame: &FrameRef, mesh: Mesh) -> Result<Face> {
+    fn measure(&mut self, frame: &FrameRef, mesh: Mesh, t_ms: i64) -> Result<Face> {
         let eyes = if self.eyes {
-            Some(self.models.landmarker.eyes(frame, &mesh)?)
+            let landmarker = &self.models.landmarker;
+            Some(
+                self.gate
+                    .eyes(landmarker, frame, &mesh, self.track_id, t_ms)?,
+            )
         } else {
+            self.gate.reset();
             None
         };
         Ok(Face {
