@@ -115,6 +115,12 @@ def sources():
     for d, alt in [(d, "") for d in range(10)] + [(1, "yao"), (2, "liang")]:
         add("yanyu_zh", "cmn", "MIT (npm yanyu 0.1.4; recordings' terms unstated)", "cmn", d,
             f"{WORK}/heldout/yanyu_zh/{d}{'_' + alt if alt else ''}.wav", alt)
+    # Two more (held_out_voices.py, Debian gcin-voice): Edward Der-Hua Liu (GPL-3 or LGPL-3: not in the
+    # shipped head) and Chu Lo (CC-BY-3.0), Taiwan Mandarin, each with 幺 and 两 as takes of 1 and 2.
+    for spk, lic in [("gcin_zh_tw_liu", "GPL-3 or LGPL-3 (Debian gcin-voice)"),
+                     ("gcin_zh_tw_chulo", "CC-BY-3.0 (Debian gcin-voice)")]:
+        for d, alt in [(d, "") for d in range(10)] + [(1, "yao"), (2, "liang")]:
+            add(spk, "cmn", lic, "cmn", d, f"{WORK}/heldout/{spk}/{d}{'_' + alt if alt else ''}.wav", alt)
     for s in S.values():
         s["takes"] = {d: v for d, v in sorted(s["takes"].items())}
     return S

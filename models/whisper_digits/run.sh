@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Whole pipeline: encoder ONNX -> cached encoder features -> 5 leave-speakers-out folds -> shipped head -> report/export.
 # Every stage is resumable (outputs in work/); delete work/fold_K.json, work/ship.* or work/feats/ to redo a stage.
-# Needs: python3.11, espeak-ng (apt-get install espeak-ng), apt-get (three .debs: allison/dawson voices, Tux Paint's), npm (yanyu), ffmpeg not needed.
+# Needs: python3.11, espeak-ng (apt-get install espeak-ng), apt-get (four .debs: allison/dawson voices, Tux Paint's, gcin-voice), npm (yanyu), ffmpeg not needed.
 set -euo pipefail
 cd "$(dirname "$0")"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 TF_CPP_MIN_LOG_LEVEL=2
@@ -11,7 +11,7 @@ $PY provision.py --seconds 6 --check                 # models/whisper_encoder_ba
 $PY provision.py --part decoder --check              # models/whisper_decoder_base_digits.onnx + check vs numpy
 $PY -c "import sys, os; sys.argv = ['x']
 import debian_voices as d; d.OUT = os.path.abspath('work/debian'); d.main()"   # allison, dawson -> work/debian
-$PY held_out_voices.py                               # 2 more real Mandarin voices (Tux Paint, yanyu) -> work/heldout; in the folds since 2026-12-04
+$PY held_out_voices.py                               # 4 more real Mandarin voices (Tux Paint, yanyu, gcin Liu + Chu Lo) -> work/heldout; in the folds
 command -v espeak-ng >/dev/null || { echo "apt-get install -y espeak-ng first"; exit 1; }
 $PY data.py extract                                  # work/feats/*.npz (+ work/tts/)
 $PY data.py extract_fill                             # work/feats/*.fill.npz (digits mixed with filler words)

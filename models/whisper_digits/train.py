@@ -24,7 +24,7 @@ FOLDS = [line.split("\t")[1].strip().split(",") for line in open(os.path.join(HE
 
 
 # real Mandarin voices (upweighted ×cmn_rep in training; language "cmn" in the report)
-CMN = ("cmn_", "gcompris_zh", "tuxpaint_zh", "yanyu_zh")
+CMN = ("cmn_", "gcompris_zh", "tuxpaint_zh", "yanyu_zh", "gcin_zh")
 
 
 def load_set(which, speakers=None, exclude=()):
@@ -286,10 +286,11 @@ def run_fold(k):
               open(os.path.join(WORK, f"fold_{k}{SUFFIX}.json"), "w"), indent=0)
 
 
-# Real voices whose recordings are GPL-licensed (GCompris, FreeSWITCH, Debian saytime, Tux Paint): the shipped
-# head is trained without them unless WD_SHIP_GPL=1, so its weights owe nothing to GPL audio (the folds use them).
+# Real voices whose recordings are GPL-licensed (GCompris, FreeSWITCH, Debian saytime, Tux Paint, gcin's Liu: GPL-3
+# or LGPL-3): the shipped head is trained without them unless WD_SHIP_GPL=1, so its weights owe nothing to GPL audio
+# (the folds use them).
 GPL_VOICES = ("gcompris_en_julia", "gcompris_en_susan", "freeswitch_en_gb_richard", "debian_dawson",
-              "gcompris_zh_fengjie", "tuxpaint_zh_tw")
+              "gcompris_zh_fengjie", "tuxpaint_zh_tw", "gcin_zh_tw_liu")
 SHIP_EXCLUDE = () if os.environ.get("WD_SHIP_GPL") == "1" else GPL_VOICES
 
 
