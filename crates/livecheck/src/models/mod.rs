@@ -11,6 +11,8 @@ use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod max_pool;
+
 /// File names of the models inside a models directory (as produced by `cargo xtask models`).
 pub mod files {
     /// BlazeFace short-range face detector.
@@ -325,7 +327,8 @@ impl Model {
                 .with_input_fact(i, f32::fact(*shape).into())
                 .map_err(bad)?;
         }
-        let model = model.into_optimized().map_err(bad)?;
+        let mut model = model.into_optimized().map_err(bad)?;
+        max_pool::replace_pools(&mut model).map_err(bad)?;
         if model.outputs.len() != output_lens.len() {
             return Err(Error::BadModel {
                 name,
@@ -481,6 +484,57 @@ mod tests {
             };
             // Equal as numbers (a zero may change sign).
             assert_eq!(run(&original), run(&rewritten), "{file}");
+        }
+    }
+
+    /// Every max pool of the mesh and iris models is replaced by the 2x2 pool of `max_pool.rs`,
+    /// and the outputs are the same as with tract's pools, on the reference inputs.
+    #[test]
+    fn max_pool_replacement_is_exact() {
+        let Some(dir) = models_dir() else {
+            return;
+        };
+        let cases: [(&str, &str, &[usize]); 2] = [
+            (files::IRIS, "iris_landmark.input_1.f32", &[1, 3, 64, 64]),
+            (files::MESH, "face_landmark.input_1.f32", &[1, 3, 192, 192]),
+        ];
+        for (file, input, shape) in cases {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
+            let mut proto = parse("test", &bytes).unwrap();
+            prelu_rewritten(&mut proto);
+            let tract_pools = tract_onnx::onnx()
+                .model_for_proto_model(&proto)
+                .unwrap()
+                .with_input_fact(0, f32::fact(shape).into())
+                .unwrap()
+                .into_optimized()
+                .unwrap();
+            let mut ours = tract_pools.clone();
+            assert!(max_pool::replace_pools(&mut ours).unwrap() > 0, "{file}");
+            let left = ours
+                .nodes()
+                .iter()
+                .filter(|n| n.op().name() == "OptMaxPool")
+                .count();
+            assert_eq!(left, 0, "{file}: tract pools left");
+            let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), x).unwrap();
+            let run = |m: TypedModel| -> Vec<Vec<f32>> {
+                m.into_runnable()
+                    .unwrap()
+                    .run(tvec!(Tensor::from(input.clone()).into()))
+                    .unwrap()
+                    .iter()
+                    .map(|t| {
+                        t.to_plain_array_view::<f32>()
+                            .unwrap()
+                            .iter()
+                            .copied()
+                            .collect()
+                    })
+                    .collect()
+            };
+            assert_eq!(run(tract_pools), run(ours), "{file}");
         }
     }
 

@@ -1,0 +1,143 @@
+//! A 2x2, stride-2 max pool for NCHW float32 planes, swapped in at load for tract's `OptMaxPool`.
+//!
+//! The mesh and iris models downsample with `MaxPool(kernel 2x2, stride 2, no padding)`; tract
+//! 0.23 runs that case through a scalar loop with bounds checks on every tap, which cost 22 % of
+//! the mesh's time (0.94 of 4.25 ms, benches/README.md). Here each output row is the maximum of
+//! two input rows (a vectorised pass) followed by the maximum of adjacent pairs. `f32::max` is
+//! exact, so the outputs are the same values tract's pool gives.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{
+    bail, ensure, EvalContext, EvalOp, Op, StaticName, TractErrorContext,
+};
+use tract_onnx::tract_core::ops::cnn::{OptMaxPool, PaddingSpec};
+use tract_onnx::tract_core::ops::nn::DataFormat;
+
+/// `MaxPool(2x2, stride 2, no padding)` over `[N, C, H, W]` float32 with even `H` and `W`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct MaxPool2x2;
+
+impl Op for MaxPool2x2 {
+    fn name(&self) -> StaticName {
+        "MaxPool2x2".into()
+    }
+
+    fn as_typed(&self) -> Option<&dyn TypedOp> {
+        Some(self)
+    }
+}
+
+impl EvalOp for MaxPool2x2 {
+    fn eval(&self, _: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
+        let input = &inputs[0];
+        let &[n, c, h, w] = input.shape() else {
+            bail!("MaxPool2x2 expects a rank-4 input, got {:?}", input.shape());
+        };
+        ensure!(h % 2 == 0 && w % 2 == 0, "MaxPool2x2 expects even H and W");
+        let plain = input.try_as_plain_ram()?;
+        let src = plain.as_slice::<f32>()?;
+        let mut output = Tensor::zero::<f32>(&[n, c, h / 2, w / 2])?;
+        {
+            let mut out = output.try_as_plain_ram_mut()?;
+            pool(src, out.as_slice_mut::<f32>()?, w);
+        }
+        Ok(tvec!(output.into_tvalue()))
+    }
+
+    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
+        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
+    }
+}
+
+impl TypedOp for MaxPool2x2 {
+    fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
+        let shape = inputs[0]
+            .shape
+            .as_concrete()
+            .context("MaxPool2x2 needs a concrete input shape")?;
+        let &[n, c, h, w] = shape else {
+            bail!("MaxPool2x2 expects a rank-4 input, got {shape:?}");
+        };
+        Ok(tvec!(f32::fact([n, c, h / 2, w / 2])))
+    }
+
+    fn as_op(&self) -> &dyn Op {
+        self
+    }
+
+    fn as_op_mut(&mut self) -> &mut dyn Op {
+        self
+    }
+}
+
+/// Pools every pair of rows of width `w` in `src` into one row of `w / 2` in `out`.
+fn pool(src: &[f32], out: &mut [f32], w: usize) {
+    for (pair, out_row) in src.chunks_exact(2 * w).zip(out.chunks_exact_mut(w / 2)) {
+        let (top, bottom) = pair.split_at(w);
+        for ((o, t), b) in out_row
+            .iter_mut()
+            .zip(top.chunks_exact(2))
+            .zip(bottom.chunks_exact(2))
+        {
+            *o = t[0].max(b[0]).max(t[1].max(b[1]));
+        }
+    }
+}
+
+/// Whether `op` is a pool this module can replace for an input of `shape`.
+fn replaceable(op: &OptMaxPool, shape: Option<&[usize]>) -> bool {
+    let spec = &op.pool_spec;
+    let no_padding = match &spec.padding {
+        PaddingSpec::Valid => true,
+        PaddingSpec::Explicit(before, after) | PaddingSpec::ExplicitOnnxPool(before, after, _) => {
+            before.iter().chain(after).all(|&p| p == 0)
+        }
+        _ => false,
+    };
+    op.with_index_outputs.is_none()
+        && spec.data_format == DataFormat::NCHW
+        && spec.kernel_shape[..] == [2, 2]
+        && spec.strides()[..] == [2, 2]
+        && spec.dilations()[..] == [1, 1]
+        && no_padding
+        && matches!(shape, Some(&[_, _, h, w]) if h % 2 == 0 && w % 2 == 0)
+}
+
+/// Replaces every float32 `OptMaxPool` that is a 2x2, stride-2, unpadded NCHW pool over even
+/// planes by [`MaxPool2x2`]; returns how many it replaced.
+pub(super) fn replace_pools(model: &mut TypedModel) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(op) = node.op_as::<OptMaxPool>() else {
+            continue;
+        };
+        let fact = model.outlet_fact(node.inputs[0])?;
+        if fact.datum_type != f32::datum_type() || !replaceable(op, fact.shape.as_concrete()) {
+            continue;
+        }
+        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, MaxPool2x2)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    Ok(replaced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pools_pairs_of_rows_and_columns() {
+        // Two 2x4 planes.
+        let src = [
+            1., 5., 2., 0., //
+            3., 4., 9., -1., //
+            -2., -3., 0., 0., //
+            -4., -1., 0., 7., //
+        ];
+        let mut out = [0f32; 4];
+        pool(&src, &mut out, 4);
+        assert_eq!(out, [5., 9., -1., 7.]);
+    }
+}
