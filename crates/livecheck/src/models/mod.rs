@@ -12,6 +12,7 @@ use tract_onnx::prelude::*;
 use crate::error::{Error, Result};
 
 mod max_pool;
+mod prelu;
 
 /// File names of the models inside a models directory (as produced by `cargo xtask models`).
 pub mod files {
@@ -154,120 +155,11 @@ fn parse(name: &'static str, bytes: &[u8]) -> Result<tract_onnx::pb::ModelProto>
         })
 }
 
-/// Rewrites each `PRelu(x, slope)` whose slope is a stored f32 tensor into vectorised
-/// element-wise ops with the same value bit for bit: `Max(x, Mul(x, slope))` when every slope is
-/// ≤ 1 (then `slope * x` lies between 0 and `x`, and rounding keeps that order), otherwise
-/// `Add(Relu(x), Mul(Min(x, 0), slope))` (one term is exactly 0). tract runs `PRelu` as a
-/// comparison, a select and a product, and its comparison is not vectorised: it was 28 % of the
-/// iris model's time (benches/README.md). `PRelu` nodes with a computed slope are left alone.
-fn prelu_rewritten(proto: &mut tract_onnx::pb::ModelProto) {
-    use tract_onnx::pb::{NodeProto, TensorProto};
-    let Some(graph) = proto.graph.as_mut() else {
-        return;
-    };
-    // Per node: None (kept), Some(true) (every slope ≤ 1), Some(false) (some slope above 1).
-    let plan: Vec<Option<bool>> = graph
-        .node
-        .iter()
-        .map(|n| {
-            if n.op_type != "PRelu" || !n.domain.is_empty() || n.input.len() != 2 {
-                return None;
-            }
-            let slope = graph.initializer.iter().find(|t| t.name == n.input[1])?;
-            let values = f32_values(slope).filter(|v| !v.is_empty())?;
-            Some(values.iter().all(|&s| s <= 1.0))
-        })
-        .collect();
-    if plan.iter().all(Option::is_none) {
-        return;
-    }
-    // The general form's `Min(x, 0)` needs a stored zero.
-    const ZERO: &str = "livecheck/prelu_zero";
-    if plan.contains(&Some(false)) {
-        graph.initializer.push(TensorProto {
-            name: ZERO.into(),
-            data_type: 1,
-            float_data: vec![0.0],
-            ..Default::default()
-        });
-    }
-    let op = |name: String, op_type: &str, input: Vec<String>, output: String| NodeProto {
-        name,
-        op_type: op_type.into(),
-        input,
-        output: vec![output],
-        ..Default::default()
-    };
-    let nodes = std::mem::take(&mut graph.node);
-    for (node, plan) in nodes.into_iter().zip(plan) {
-        let Some(at_most_one) = plan else {
-            graph.node.push(node);
-            continue;
-        };
-        let (x, slope, out, name) = (&node.input[0], &node.input[1], &node.output[0], &node.name);
-        let tmp = |what: &str| format!("{out}/prelu_{what}");
-        if at_most_one {
-            graph.node.extend([
-                op(
-                    tmp("mul"),
-                    "Mul",
-                    vec![x.clone(), slope.clone()],
-                    tmp("scaled"),
-                ),
-                op(
-                    name.clone(),
-                    "Max",
-                    vec![x.clone(), tmp("scaled")],
-                    out.clone(),
-                ),
-            ]);
-        } else {
-            graph.node.extend([
-                op(tmp("relu"), "Relu", vec![x.clone()], tmp("positive")),
-                op(
-                    tmp("min"),
-                    "Min",
-                    vec![x.clone(), ZERO.into()],
-                    tmp("negative"),
-                ),
-                op(
-                    tmp("mul"),
-                    "Mul",
-                    vec![tmp("negative"), slope.clone()],
-                    tmp("scaled"),
-                ),
-                op(
-                    name.clone(),
-                    "Add",
-                    vec![tmp("positive"), tmp("scaled")],
-                    out.clone(),
-                ),
-            ]);
-        }
-    }
-}
-
-/// The values of an f32 tensor stored in the model (raw little-endian or `float_data`).
-fn f32_values(t: &tract_onnx::pb::TensorProto) -> Option<Vec<f32>> {
-    const FLOAT: i32 = 1;
-    if t.data_type != FLOAT || t.data_location.is_some_and(|l| l != 0) {
-        return None;
-    }
-    if t.raw_data.is_empty() {
-        return Some(t.float_data.clone());
-    }
-    t.raw_data
-        .len()
-        .is_multiple_of(4)
-        .then(|| le_f32s(&t.raw_data))
-}
-
-/// Little-endian f32 values, four bytes each (a trailing partial value is ignored).
-fn le_f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
+/// tract's ONNX front end with livecheck's `PRelu` (`prelu.rs`).
+fn onnx() -> tract_onnx::Onnx {
+    let mut onnx = tract_onnx::onnx();
+    prelu::register(&mut onnx);
+    onnx
 }
 
 fn read(path: PathBuf) -> Result<Vec<u8>> {
@@ -294,8 +186,7 @@ impl Model {
         input_shapes: &[&[usize]],
         output_lens: &[usize],
     ) -> Result<Self> {
-        let mut proto = parse(name, bytes)?;
-        prelu_rewritten(&mut proto);
+        let proto = parse(name, bytes)?;
         Self::from_proto(name, &proto, input_shapes, output_lens)
     }
 
@@ -309,9 +200,7 @@ impl Model {
             name,
             reason: format!("{e:#}"),
         };
-        let mut model = tract_onnx::onnx()
-            .model_for_proto_model(proto)
-            .map_err(bad)?;
+        let mut model = onnx().model_for_proto_model(proto).map_err(bad)?;
         if model.inputs.len() != input_shapes.len() {
             return Err(Error::BadModel {
                 name,
@@ -424,6 +313,14 @@ impl Model {
 mod tests {
     use super::*;
 
+    /// Little-endian f32 values, four bytes each (a trailing partial value is ignored).
+    fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect()
+    }
+
     /// The provisioned models directory; `None` with a skip notice (a failure under `CI=true`).
     fn models_dir() -> Option<PathBuf> {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models");
@@ -443,48 +340,58 @@ mod tests {
         None
     }
 
-    /// The rewritten PReLUs give the iris and mesh models' outputs bit for bit, on their
-    /// reference inputs, and no PReLU is left (the iris model has both kinds of slope).
+    /// livecheck's `PRelu` gives the iris and mesh models' outputs as tract's own does, on their
+    /// reference inputs, and replaces every one of tract's (the iris model has slopes on both
+    /// sides of 1).
     #[test]
-    fn prelu_rewrite_is_exact() {
+    fn prelu_is_exact() {
         let Some(dir) = models_dir() else {
             return;
         };
-        let cases: [(&str, &str, &[usize], &[usize]); 2] = [
-            (
-                files::IRIS,
-                "iris_landmark.input_1.f32",
-                &[1, 3, 64, 64],
-                &[213, 15],
-            ),
-            (
-                files::MESH,
-                "face_landmark.input_1.f32",
-                &[1, 3, 192, 192],
-                &[1404, 1],
-            ),
+        let cases: [(&str, &str, &[usize]); 2] = [
+            (files::IRIS, "iris_landmark.input_1.f32", &[1, 3, 64, 64]),
+            (files::MESH, "face_landmark.input_1.f32", &[1, 3, 192, 192]),
         ];
-        for (file, input, shape, outs) in cases {
+        for (file, input, shape) in cases {
             let bytes = std::fs::read(dir.join(file)).unwrap();
             let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
-            let original = parse("test", &bytes).unwrap();
-            let mut rewritten = original.clone();
-            prelu_rewritten(&mut rewritten);
-            let ops = |p: &tract_onnx::pb::ModelProto, op: &str| {
-                let g = p.graph.as_ref().unwrap();
-                g.node.iter().filter(|n| n.op_type == op).count()
-            };
-            assert!(ops(&original, "PRelu") > 0, "{file}");
-            assert_eq!(ops(&rewritten, "PRelu"), 0, "{file}");
-            let run = |p: &tract_onnx::pb::ModelProto| {
-                Model::from_proto("test", p, &[shape], outs)
+            let proto = parse("test", &bytes).unwrap();
+            let typed = |onnx: tract_onnx::Onnx| {
+                onnx.model_for_proto_model(&proto)
                     .unwrap()
-                    .run(&[&x])
+                    .with_input_fact(0, f32::fact(shape).into())
+                    .unwrap()
+                    .into_optimized()
                     .unwrap()
             };
+            let (tracts, ours) = (typed(tract_onnx::onnx()), typed(onnx()));
+            let count =
+                |m: &TypedModel, op: &str| m.nodes().iter().filter(|n| n.op().name() == op).count();
+            assert!(count(&ours, "ChannelPrelu") > 0, "{file}");
+            assert_eq!(count(&ours, "Iff"), 0, "{file}: tract's PRelu left");
+            assert!(count(&tracts, "Iff") > 0, "{file}");
             // Equal as numbers (a zero may change sign).
-            assert_eq!(run(&original), run(&rewritten), "{file}");
+            assert_eq!(run(tracts, shape, &x), run(ours, shape, &x), "{file}");
         }
+    }
+
+    /// Runs a typed model on one input.
+    fn run(model: TypedModel, shape: &[usize], x: &[f32]) -> Vec<Vec<f32>> {
+        let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), x.to_vec()).unwrap();
+        model
+            .into_runnable()
+            .unwrap()
+            .run(tvec!(Tensor::from(input).into()))
+            .unwrap()
+            .iter()
+            .map(|t| {
+                t.to_plain_array_view::<f32>()
+                    .unwrap()
+                    .iter()
+                    .copied()
+                    .collect()
+            })
+            .collect()
     }
 
     /// Every max pool of the mesh and iris models is replaced by the 2x2 pool of `max_pool.rs`,
@@ -501,9 +408,8 @@ mod tests {
         for (file, input, shape) in cases {
             let bytes = std::fs::read(dir.join(file)).unwrap();
             let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
-            let mut proto = parse("test", &bytes).unwrap();
-            prelu_rewritten(&mut proto);
-            let tract_pools = tract_onnx::onnx()
+            let proto = parse("test", &bytes).unwrap();
+            let tract_pools = onnx()
                 .model_for_proto_model(&proto)
                 .unwrap()
                 .with_input_fact(0, f32::fact(shape).into())
@@ -518,23 +424,7 @@ mod tests {
                 .filter(|n| n.op().name() == "OptMaxPool")
                 .count();
             assert_eq!(left, 0, "{file}: tract pools left");
-            let input = tract_ndarray::ArrayD::from_shape_vec(shape.to_vec(), x).unwrap();
-            let run = |m: TypedModel| -> Vec<Vec<f32>> {
-                m.into_runnable()
-                    .unwrap()
-                    .run(tvec!(Tensor::from(input.clone()).into()))
-                    .unwrap()
-                    .iter()
-                    .map(|t| {
-                        t.to_plain_array_view::<f32>()
-                            .unwrap()
-                            .iter()
-                            .copied()
-                            .collect()
-                    })
-                    .collect()
-            };
-            assert_eq!(run(tract_pools), run(ours), "{file}");
+            assert_eq!(run(tract_pools, shape, &x), run(ours, shape, &x), "{file}");
         }
     }
 
