@@ -1,6 +1,7 @@
 //! A 2x2, stride-2 max pool for NCHW float32 planes, swapped in at load for tract's `OptMaxPool`.
 //!
-//! The mesh and iris models downsample with `MaxPool(kernel 2x2, stride 2, no padding)`; tract
+//! The detector, mesh and iris models downsample with `MaxPool(kernel 2x2, stride 2)` over even
+//! planes (no padding: "valid", or "same", which pads nothing there); tract
 //! 0.23 runs that case through a scalar loop with bounds checks on every tap, which cost 22 % of
 //! the mesh's time (0.94 of 4.25 ms, benches/README.md). Here each output row is the maximum of
 //! two input rows (a vectorised pass) followed by the maximum of adjacent pairs. `f32::max` is
@@ -88,11 +89,11 @@ fn pool(src: &[f32], out: &mut [f32], w: usize) {
 fn replaceable(op: &OptMaxPool, shape: Option<&[usize]>) -> bool {
     let spec = &op.pool_spec;
     let no_padding = match &spec.padding {
-        PaddingSpec::Valid => true,
+        // "Same" pads a 2x2, stride-2 window over an even plane by nothing.
+        PaddingSpec::Valid | PaddingSpec::SameUpper | PaddingSpec::SameLower => true,
         PaddingSpec::Explicit(before, after) | PaddingSpec::ExplicitOnnxPool(before, after, _) => {
             before.iter().chain(after).all(|&p| p == 0)
         }
-        _ => false,
     };
     op.with_index_outputs.is_none()
         && spec.data_format == DataFormat::NCHW

@@ -394,16 +394,21 @@ mod tests {
             .collect()
     }
 
-    /// Every max pool of the mesh and iris models is replaced by the 2x2 pool of `max_pool.rs`,
-    /// and the outputs are the same as with tract's pools, on the reference inputs.
+    /// Every max pool of the detector, mesh and iris models is replaced by the 2x2 pool of
+    /// `max_pool.rs`, and the outputs are the same as with tract's pools, on the reference inputs.
     #[test]
     fn max_pool_replacement_is_exact() {
         let Some(dir) = models_dir() else {
             return;
         };
-        let cases: [(&str, &str, &[usize]); 2] = [
+        let cases: [(&str, &str, &[usize]); 3] = [
             (files::IRIS, "iris_landmark.input_1.f32", &[1, 3, 64, 64]),
             (files::MESH, "face_landmark.input_1.f32", &[1, 3, 192, 192]),
+            (
+                files::DETECTOR,
+                "face_detection_short_range.input.f32",
+                &[1, 3, 128, 128],
+            ),
         ];
         for (file, input, shape) in cases {
             let bytes = std::fs::read(dir.join(file)).unwrap();
