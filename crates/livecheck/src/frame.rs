@@ -497,19 +497,44 @@ impl<'a> FrameRef<'a> {
         let oy = roi.cy - 0.5 * roi.width * s - 0.5 * roi.height * c;
         let k = norm.scale / 255.0;
         let zero = [0.0f32; 3];
-        for v in 0..out_h {
+        // Raw positions below these have x0 + 1 and y0 + 1 inside the frame.
+        let fast_w = self.width as f32 - 1.5;
+        let fast_h = self.height as f32 - 1.5;
+        let (reds, rest) = out.split_at_mut(plane);
+        let (greens, blues) = rest.split_at_mut(plane);
+        let rows = reds
+            .chunks_exact_mut(out_w)
+            .zip(greens.chunks_exact_mut(out_w))
+            .zip(blues.chunks_exact_mut(out_w));
+        for (v, ((reds, greens), blues)) in rows.enumerate() {
             let vf = v as f32 + 0.5;
-            for u in 0..out_w {
+            let row = reds.iter_mut().zip(greens.iter_mut()).zip(blues.iter_mut());
+            for (u, ((red, green), blue)) in row.enumerate() {
                 let uf = u as f32 + 0.5;
                 let dx = ox + du_x * uf + dv_x * vf;
                 let dy = oy + du_y * uf + dv_y * vf;
                 let rx = t[0] * dx + t[1] * dy + t[2];
                 let ry = t[3] * dx + t[4] * dy + t[5];
-                let rgb = self.sample_raw(p, rx, ry, border).unwrap_or(zero);
-                let i = v * out_w + u;
-                out[i] = rgb[0] * k + norm.offset;
-                out[plane + i] = rgb[1] * k + norm.offset;
-                out[2 * plane + i] = rgb[2] * k + norm.offset;
+                let rgb = if rx >= 0.5 && rx < fast_w && ry >= 0.5 && ry < fast_h {
+                    // Inside the frame with a full 2x2 neighbourhood: `sample_raw`'s clamps
+                    // are no-ops, so this is its arithmetic without them.
+                    let (xs, ys) = (rx - 0.5, ry - 0.5);
+                    let (x0, y0) = (xs as usize, ys as usize);
+                    let (fx, fy) = (xs - x0 as f32, ys - y0 as f32);
+                    let [p00, p10, p01, p11] = p.quad(x0, y0);
+                    let mut out = [0.0; 3];
+                    for c in 0..3 {
+                        let top = p00[c] + (p10[c] - p00[c]) * fx;
+                        let bottom = p01[c] + (p11[c] - p01[c]) * fx;
+                        out[c] = top + (bottom - top) * fy;
+                    }
+                    out
+                } else {
+                    self.sample_raw(p, rx, ry, border).unwrap_or(zero)
+                };
+                *red = rgb[0] * k + norm.offset;
+                *green = rgb[1] * k + norm.offset;
+                *blue = rgb[2] * k + norm.offset;
             }
         }
     }
@@ -598,7 +623,19 @@ fn required_len(format: PixelFormat, w: usize, h: usize, stride: usize) -> usize
 
 /// Reads the raw pixel at integer position `(x, y)` as RGB, 0..255 floats.
 trait Pixel {
+    /// RGB (0..255) of the pixel at column `x`, row `y`.
     fn rgb(&self, x: usize, y: usize) -> [f32; 3];
+
+    /// The pixels at `(x, y)`, `(x + 1, y)`, `(x, y + 1)` and `(x + 1, y + 1)`, all inside.
+    #[inline(always)]
+    fn quad(&self, x: usize, y: usize) -> [[f32; 3]; 4] {
+        [
+            self.rgb(x, y),
+            self.rgb(x + 1, y),
+            self.rgb(x, y + 1),
+            self.rgb(x + 1, y + 1),
+        ]
+    }
 }
 
 /// One reader per pixel layout.
