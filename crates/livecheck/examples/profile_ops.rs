@@ -1,6 +1,6 @@
-//! Where tract spends its time in an ONNX model, by operator, as tract optimises the file as it
-//! is (without livecheck's load-time rewrites, see `Model::load`): the tool behind the PReLU
-//! rewrite (benches/README.md).
+//! Where tract spends its time in an ONNX model, by operator, in one run: first the graph as
+//! tract optimises the file, then as livecheck loads it (`Model::load`: its PReLU and max pool
+//! in place). The tool behind the load-time replacements (benches/README.md).
 //!
 //! `cargo run --release -p livecheck --example profile_ops -- MODEL.onnx 1,3,64,64 [ITERS]`
 //! (the input shape, comma separated; the input is filled with 0.5).
@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use livecheck::models::Model;
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::anyhow;
 use tract_onnx::tract_core::plan::{eval, SimplePlan, SimpleState};
 
 fn main() -> TractResult<()> {
@@ -22,10 +24,32 @@ fn main() -> TractResult<()> {
         .map(|d| d.parse())
         .collect::<Result<_, _>>()?;
     let iters: usize = rest.first().map_or(Ok(200), |n| n.parse())?;
-    let model = tract_onnx::onnx()
+    let tracts = tract_onnx::onnx()
         .model_for_path(path)?
         .with_input_fact(0, f32::fact(&shape).into())?
         .into_optimized()?;
+    let bytes = std::fs::read(path)?;
+    let output_lens: Vec<usize> = tracts
+        .outputs
+        .iter()
+        .map(|&o| {
+            let fact = tracts.outlet_fact(o)?;
+            let dims = fact
+                .shape
+                .as_concrete()
+                .ok_or_else(|| anyhow!("symbolic output"))?;
+            Ok(dims.iter().product())
+        })
+        .collect::<TractResult<_>>()?;
+    let ours = Model::load("profiled", &bytes, &[&shape], &output_lens)?;
+    println!("as tract optimises the file:");
+    profile(tracts, &shape, iters)?;
+    println!("\nas livecheck loads it:");
+    profile(ours.graph().clone(), &shape, iters)
+}
+
+/// Runs `model` `iters` times on a constant input and prints the time per operator.
+fn profile(model: TypedModel, shape: &[usize], iters: usize) -> TractResult<()> {
     let plan = SimplePlan::new(model)?;
     let mut state = SimpleState::new(&plan)?;
     let input: Tensor = tract_ndarray::ArrayD::<f32>::from_elem(shape, 0.5).into();

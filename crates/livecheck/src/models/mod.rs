@@ -11,6 +11,7 @@ use tract_onnx::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod depthwise;
 mod max_pool;
 mod prelu;
 
@@ -216,6 +217,13 @@ impl Model {
                 .with_input_fact(i, f32::fact(*shape).into())
                 .map_err(bad)?;
         }
+        // livecheck's own ops where tract's are slow: strided depthwise convolutions before
+        // tract lowers convolutions, max pools after it lowers pools.
+        let mut model = model
+            .into_typed()
+            .and_then(|m| m.into_decluttered())
+            .map_err(bad)?;
+        depthwise::replace_strided(&mut model).map_err(bad)?;
         let mut model = model.into_optimized().map_err(bad)?;
         max_pool::replace_pools(&mut model).map_err(bad)?;
         if model.outputs.len() != output_lens.len() {
@@ -265,6 +273,12 @@ impl Model {
             input_shapes: input_shapes.iter().map(|s| s.to_vec()).collect(),
             constants,
         })
+    }
+
+    /// The optimised graph as it runs (livecheck's PReLU and max pools in place), for tools
+    /// that profile it (`examples/profile_ops.rs`).
+    pub fn graph(&self) -> &TypedModel {
+        self.plan.model()
     }
 
     /// Output `i`'s values when the graph computes it from constants alone (read at load, no
@@ -392,6 +406,60 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// The mesh's and the detector's strided depthwise convolutions are all replaced by
+    /// `depthwise.rs`'s, and the outputs stay within float rounding of tract's own, on the
+    /// reference inputs.
+    #[test]
+    fn strided_depthwise_replacement_matches_tract() {
+        let Some(dir) = models_dir() else {
+            return;
+        };
+        let cases: [(&str, &str, &[usize], usize); 2] = [
+            (
+                files::MESH,
+                "face_landmark.input_1.f32",
+                &[1, 3, 192, 192],
+                6,
+            ),
+            (
+                files::DETECTOR,
+                "face_detection_short_range.input.f32",
+                &[1, 3, 128, 128],
+                3,
+            ),
+        ];
+        for (file, input, shape, convs) in cases {
+            let bytes = std::fs::read(dir.join(file)).unwrap();
+            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
+            let proto = parse("test", &bytes).unwrap();
+            let decluttered = onnx()
+                .model_for_proto_model(&proto)
+                .unwrap()
+                .with_input_fact(0, f32::fact(shape).into())
+                .unwrap()
+                .into_typed()
+                .unwrap()
+                .into_decluttered()
+                .unwrap();
+            let mut ours = decluttered.clone();
+            assert_eq!(
+                depthwise::replace_strided(&mut ours).unwrap(),
+                convs,
+                "{file}"
+            );
+            let want = run(decluttered.into_optimized().unwrap(), shape, &x);
+            let got = run(ours.into_optimized().unwrap(), shape, &x);
+            for (w, g) in want.iter().zip(&got) {
+                let scale = w.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+                let worst = w
+                    .iter()
+                    .zip(g)
+                    .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+                assert!(worst <= 1e-5 * scale, "{file}: {worst} off (scale {scale})");
+            }
+        }
     }
 
     /// Every max pool of the detector, mesh and iris models is replaced by the 2x2 pool of
