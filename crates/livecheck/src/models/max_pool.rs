@@ -71,16 +71,25 @@ impl TypedOp for MaxPool2x2 {
     }
 }
 
-/// Pools every pair of rows of width `w` in `src` into one row of `w / 2` in `out`.
+/// Pools every pair of rows of width `w` in `src` into one row of `w / 2` in `out`: the
+/// maximum of the two rows first (a vectorised pass), then of adjacent pairs, in blocks that
+/// fit a stack buffer.
 fn pool(src: &[f32], out: &mut [f32], w: usize) {
+    const BLOCK: usize = 64;
+    let mut rows_max = [0f32; BLOCK];
     for (pair, out_row) in src.chunks_exact(2 * w).zip(out.chunks_exact_mut(w / 2)) {
         let (top, bottom) = pair.split_at(w);
-        for ((o, t), b) in out_row
-            .iter_mut()
-            .zip(top.chunks_exact(2))
-            .zip(bottom.chunks_exact(2))
-        {
-            *o = t[0].max(b[0]).max(t[1].max(b[1]));
+        let blocks = top
+            .chunks(BLOCK)
+            .zip(bottom.chunks(BLOCK))
+            .zip(out_row.chunks_mut(BLOCK / 2));
+        for ((top, bottom), out) in blocks {
+            for ((m, &a), &b) in rows_max.iter_mut().zip(top).zip(bottom) {
+                *m = a.max(b);
+            }
+            for (o, p) in out.iter_mut().zip(rows_max.chunks_exact(2)) {
+                *o = p[0].max(p[1]);
+            }
         }
     }
 }
