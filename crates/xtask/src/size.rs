@@ -19,6 +19,12 @@ const DIGITS_PACK: [&str; 4] = [
 
 const USAGE: &str = "usage: cargo xtask size [--profile release|sdk] [--target TRIPLE]";
 
+/// The target that stands in for Android arm64 here (`apt-get install gcc-aarch64-linux-gnu`,
+/// `rustup target add aarch64-unknown-linux-gnu`): there is no NDK to link the Android library.
+const ARM64_LINUX: &str = "aarch64-unknown-linux-gnu";
+/// Debian's aarch64 cross compiler, the linker for [`ARM64_LINUX`].
+const ARM64_GCC: &str = "aarch64-linux-gnu-gcc";
+
 /// Builds `liblivecheck_ffi.so` with the profile (default `sdk`) for the target (default the
 /// host), strips a copy and prints its size beside the models' (each, the action set and the
 /// digits pack).
@@ -44,6 +50,14 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
     ]);
     if let Some(t) = &target {
         build.args(["--target", t]);
+        if t == ARM64_LINUX {
+            // Debian's cross compiler links the aarch64 ELF library and builds tract-linalg's
+            // assembly kernels: the same code an Android arm64 library holds, without an NDK.
+            build
+                .env("CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER", ARM64_GCC)
+                .env("CC_aarch64_unknown_linux_gnu", ARM64_GCC)
+                .env("AR_aarch64_unknown_linux_gnu", "aarch64-linux-gnu-ar");
+        }
     }
     run(&mut build)?;
     let mut dir = root.join("target");
@@ -53,7 +67,10 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
     let lib = dir
         .join(if profile == "dev" { "debug" } else { &profile })
         .join("liblivecheck_ffi.so");
-    let stripped = root.join(format!("target/size/liblivecheck_ffi.{profile}.so"));
+    let stripped = root.join(format!(
+        "target/size/liblivecheck_ffi.{profile}.{}.so",
+        target.as_deref().unwrap_or("host")
+    ));
     std::fs::create_dir_all(root.join("target/size")).map_err(|e| Error::new(e.to_string()))?;
     // llvm-strip reads every architecture; binutils' strip only the host's.
     let strip = ["llvm-strip", "strip"]
