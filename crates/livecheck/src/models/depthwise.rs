@@ -13,9 +13,14 @@
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::{bail, ensure, EvalContext, EvalOp, Op, StaticName};
+use tract_onnx::tract_core::internal::{
+    ensure, EvalContext, EvalOp, Op, StaticName, TractErrorContext,
+};
 use tract_onnx::tract_core::ops::cnn::{Conv, KernelFormat, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
+
+use super::{halved, replace_ops};
 
 /// Depthwise 3x3 convolution, stride 2, zero padding of one row below and one column to the
 /// right, over `[N, C, H, W]` float32 with even `H` and `W`; `kernel` holds `C` 3x3 kernels
@@ -34,28 +39,23 @@ impl Op for DepthwiseS2 {
         "DepthwiseS2".into()
     }
 
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for DepthwiseS2 {
     fn eval(&self, _: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = &inputs[0];
-        let &[n, c, h, w] = input.shape() else {
-            bail!(
-                "DepthwiseS2 expects a rank-4 input, got {:?}",
-                input.shape()
-            );
-        };
+        let out_shape = halved("DepthwiseS2", input.shape())?;
+        let [_, c, oh, ow] = out_shape;
+        let (h, w) = (2 * oh, 2 * ow);
         ensure!(
-            h % 2 == 0 && w % 2 == 0 && c == self.bias.len(),
-            "DepthwiseS2 expects even H and W and {} channels",
+            c == self.bias.len(),
+            "DepthwiseS2 expects {} channels, got {c}",
             self.bias.len()
         );
         let plain = input.try_as_plain_ram()?;
         let src = plain.as_slice::<f32>()?;
-        let mut output = Tensor::zero::<f32>(&[n, c, h / 2, w / 2])?;
+        let mut output = Tensor::zero::<f32>(&out_shape)?;
         {
             let mut out = output.try_as_plain_ram_mut()?;
             let out = out.as_slice_mut::<f32>()?;
@@ -71,26 +71,19 @@ impl EvalOp for DepthwiseS2 {
         Ok(tvec!(output.into_tvalue()))
     }
 
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
+    op_out_of_plan!();
 }
 
 impl TypedOp for DepthwiseS2 {
     fn output_facts(&self, inputs: &[&TypedFact]) -> TractResult<TVec<TypedFact>> {
-        let Some(&[n, c, h, w]) = inputs[0].shape.as_concrete() else {
-            bail!("DepthwiseS2 needs a concrete rank-4 input shape");
-        };
-        Ok(tvec!(f32::fact([n, c, h / 2, w / 2])))
+        let shape = inputs[0]
+            .shape
+            .as_concrete()
+            .context("DepthwiseS2 needs a concrete input shape")?;
+        Ok(tvec!(f32::fact(halved("DepthwiseS2", shape)?)))
     }
 
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
 }
 
 /// One channel plane split into its even and odd columns, each row padded with a zero column
@@ -200,20 +193,7 @@ fn strided_depthwise(model: &TypedModel, node: &TypedNode, conv: &Conv) -> Optio
 /// Replaces every convolution of the decluttered `model` that [`DepthwiseS2`] computes;
 /// returns how many it replaced.
 pub(super) fn replace_strided(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let node = model.node(id);
-        let Some(op) = node
-            .op_as::<Conv>()
-            .and_then(|conv| strided_depthwise(model, node, conv))
-        else {
-            continue;
-        };
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    Ok(replaced)
+    replace_ops(model, strided_depthwise)
 }
 
 #[cfg(test)]

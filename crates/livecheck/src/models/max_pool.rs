@@ -8,11 +8,12 @@
 //! exact, so the outputs are the same values tract's pool gives.
 
 use tract_onnx::prelude::*;
-use tract_onnx::tract_core::internal::{
-    bail, ensure, EvalContext, EvalOp, Op, StaticName, TractErrorContext,
-};
+use tract_onnx::tract_core::internal::{EvalContext, EvalOp, Op, StaticName, TractErrorContext};
 use tract_onnx::tract_core::ops::cnn::{OptMaxPool, PaddingSpec};
 use tract_onnx::tract_core::ops::nn::DataFormat;
+use tract_onnx::tract_core::{as_op, op_as_typed_op, op_out_of_plan};
+
+use super::{halved, replace_ops};
 
 /// `MaxPool(2x2, stride 2, no padding)` over `[N, C, H, W]` float32 with even `H` and `W`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -23,31 +24,24 @@ impl Op for MaxPool2x2 {
         "MaxPool2x2".into()
     }
 
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for MaxPool2x2 {
     fn eval(&self, _: &EvalContext, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let input = &inputs[0];
-        let &[n, c, h, w] = input.shape() else {
-            bail!("MaxPool2x2 expects a rank-4 input, got {:?}", input.shape());
-        };
-        ensure!(h % 2 == 0 && w % 2 == 0, "MaxPool2x2 expects even H and W");
+        let out_shape = halved("MaxPool2x2", input.shape())?;
         let plain = input.try_as_plain_ram()?;
         let src = plain.as_slice::<f32>()?;
-        let mut output = Tensor::zero::<f32>(&[n, c, h / 2, w / 2])?;
+        let mut output = Tensor::zero::<f32>(&out_shape)?;
         {
             let mut out = output.try_as_plain_ram_mut()?;
-            pool(src, out.as_slice_mut::<f32>()?, w);
+            pool(src, out.as_slice_mut::<f32>()?, input.shape()[3]);
         }
         Ok(tvec!(output.into_tvalue()))
     }
 
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
+    op_out_of_plan!();
 }
 
 impl TypedOp for MaxPool2x2 {
@@ -56,19 +50,10 @@ impl TypedOp for MaxPool2x2 {
             .shape
             .as_concrete()
             .context("MaxPool2x2 needs a concrete input shape")?;
-        let &[n, c, h, w] = shape else {
-            bail!("MaxPool2x2 expects a rank-4 input, got {shape:?}");
-        };
-        Ok(tvec!(f32::fact([n, c, h / 2, w / 2])))
+        Ok(tvec!(f32::fact(halved("MaxPool2x2", shape)?)))
     }
 
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
 }
 
 /// Pools every pair of rows of width `w` in `src` into one row of `w / 2` in `out`: the
@@ -116,21 +101,12 @@ fn replaceable(op: &OptMaxPool, shape: Option<&[usize]>) -> bool {
 /// Replaces every float32 `OptMaxPool` that is a 2x2, stride-2, unpadded NCHW pool over even
 /// planes by [`MaxPool2x2`]; returns how many it replaced.
 pub(super) fn replace_pools(model: &mut TypedModel) -> TractResult<usize> {
-    let mut replaced = 0;
-    for id in model.eval_order()? {
-        let node = model.node(id);
-        let Some(op) = node.op_as::<OptMaxPool>() else {
-            continue;
-        };
-        let fact = model.outlet_fact(node.inputs[0])?;
-        if fact.datum_type != f32::datum_type() || !replaceable(op, fact.shape.as_concrete()) {
-            continue;
-        }
-        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs, MaxPool2x2)?;
-        patch.apply(model)?;
-        replaced += 1;
-    }
-    Ok(replaced)
+    replace_ops(model, |model, node, op: &OptMaxPool| {
+        let fact = model.outlet_fact(node.inputs[0]).ok()?;
+        let fits =
+            fact.datum_type == f32::datum_type() && replaceable(op, fact.shape.as_concrete());
+        fits.then_some(MaxPool2x2)
+    })
 }
 
 #[cfg(test)]

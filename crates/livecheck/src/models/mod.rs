@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::internal::{bail, ensure, Op};
 
 use crate::error::{Error, Result};
 
@@ -161,6 +162,38 @@ fn onnx() -> tract_onnx::Onnx {
     let mut onnx = tract_onnx::onnx();
     prelu::register(&mut onnx);
     onnx
+}
+
+/// Replaces every node whose op is a `T` that `own` maps to one of livecheck's ops, wired on the
+/// node's first input (the others are stored weights the op holds); returns how many it replaced.
+fn replace_ops<T: Op, N: TypedOp>(
+    model: &mut TypedModel,
+    own: impl Fn(&TypedModel, &TypedNode, &T) -> Option<N>,
+) -> TractResult<usize> {
+    let mut replaced = 0;
+    for id in model.eval_order()? {
+        let node = model.node(id);
+        let Some(op) = node.op_as::<T>().and_then(|op| own(model, node, op)) else {
+            continue;
+        };
+        let patch = TypedModelPatch::replace_single_op(model, node, &node.inputs[..1], op)?;
+        patch.apply(model)?;
+        replaced += 1;
+    }
+    Ok(replaced)
+}
+
+/// `[N, C, H / 2, W / 2]` for an `[N, C, H, W]` input with even `H` and `W`: the output of the
+/// ops here that halve the planes (`max_pool.rs`, `depthwise.rs`); `op` names it in errors.
+fn halved(op: &str, shape: &[usize]) -> TractResult<[usize; 4]> {
+    let &[n, c, h, w] = shape else {
+        bail!("{op} expects a rank-4 input, got {shape:?}");
+    };
+    ensure!(
+        h % 2 == 0 && w % 2 == 0,
+        "{op} expects even H and W, got {shape:?}"
+    );
+    Ok([n, c, h / 2, w / 2])
 }
 
 fn read(path: PathBuf) -> Result<Vec<u8>> {
@@ -367,17 +400,8 @@ mod tests {
             (files::MESH, "face_landmark.input_1.f32", &[1, 3, 192, 192]),
         ];
         for (file, input, shape) in cases {
-            let bytes = std::fs::read(dir.join(file)).unwrap();
-            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
-            let proto = parse("test", &bytes).unwrap();
-            let typed = |onnx: tract_onnx::Onnx| {
-                onnx.model_for_proto_model(&proto)
-                    .unwrap()
-                    .with_input_fact(0, f32::fact(shape).into())
-                    .unwrap()
-                    .into_optimized()
-                    .unwrap()
-            };
+            let (proto, x) = reference_case(&dir, file, input);
+            let typed = |onnx| with_input(onnx, &proto, shape).into_optimized().unwrap();
             let (tracts, ours) = (typed(tract_onnx::onnx()), typed(onnx()));
             let count =
                 |m: &TypedModel, op: &str| m.nodes().iter().filter(|n| n.op().name() == op).count();
@@ -387,6 +411,29 @@ mod tests {
             // Equal as numbers (a zero may change sign).
             assert_eq!(run(tracts, shape, &x), run(ours, shape, &x), "{file}");
         }
+    }
+
+    /// A provisioned model's protobuf and its stored reference input (`models/reference/`).
+    fn reference_case(
+        dir: &Path,
+        file: &str,
+        input: &str,
+    ) -> (tract_onnx::pb::ModelProto, Vec<f32>) {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
+        (parse("test", &bytes).unwrap(), x)
+    }
+
+    /// `proto` parsed by `onnx` with its input fixed to `shape`.
+    fn with_input(
+        onnx: tract_onnx::Onnx,
+        proto: &tract_onnx::pb::ModelProto,
+        shape: &[usize],
+    ) -> InferenceModel {
+        onnx.model_for_proto_model(proto)
+            .unwrap()
+            .with_input_fact(0, f32::fact(shape).into())
+            .unwrap()
     }
 
     /// Runs a typed model on one input.
@@ -431,14 +478,8 @@ mod tests {
             ),
         ];
         for (file, input, shape, convs) in cases {
-            let bytes = std::fs::read(dir.join(file)).unwrap();
-            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
-            let proto = parse("test", &bytes).unwrap();
-            let decluttered = onnx()
-                .model_for_proto_model(&proto)
-                .unwrap()
-                .with_input_fact(0, f32::fact(shape).into())
-                .unwrap()
+            let (proto, x) = reference_case(&dir, file, input);
+            let decluttered = with_input(onnx(), &proto, shape)
                 .into_typed()
                 .unwrap()
                 .into_decluttered()
@@ -479,16 +520,8 @@ mod tests {
             ),
         ];
         for (file, input, shape) in cases {
-            let bytes = std::fs::read(dir.join(file)).unwrap();
-            let x = le_f32s(&std::fs::read(dir.join("reference").join(input)).unwrap());
-            let proto = parse("test", &bytes).unwrap();
-            let tract_pools = onnx()
-                .model_for_proto_model(&proto)
-                .unwrap()
-                .with_input_fact(0, f32::fact(shape).into())
-                .unwrap()
-                .into_optimized()
-                .unwrap();
+            let (proto, x) = reference_case(&dir, file, input);
+            let tract_pools = with_input(onnx(), &proto, shape).into_optimized().unwrap();
             let mut ours = tract_pools.clone();
             assert!(max_pool::replace_pools(&mut ours).unwrap() > 0, "{file}");
             let left = ours

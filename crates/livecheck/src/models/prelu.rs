@@ -129,9 +129,7 @@ impl Op for ChannelPrelu {
         "ChannelPrelu".into()
     }
 
-    fn as_typed(&self) -> Option<&dyn TypedOp> {
-        Some(self)
-    }
+    op_as_typed_op!();
 }
 
 impl EvalOp for ChannelPrelu {
@@ -148,9 +146,7 @@ impl EvalOp for ChannelPrelu {
         Ok(tvec!(x.into_tvalue()))
     }
 
-    fn eval_out_of_plan(&self, inputs: TVec<TValue>) -> TractResult<Option<TVec<TValue>>> {
-        Ok(Some(self.eval(&EvalContext::out_of_plan(), inputs)?))
-    }
+    op_out_of_plan!();
 }
 
 impl TypedOp for ChannelPrelu {
@@ -158,13 +154,7 @@ impl TypedOp for ChannelPrelu {
         Ok(tvec!(inputs[0].datum_type.fact(inputs[0].shape.clone())))
     }
 
-    fn as_op(&self) -> &dyn Op {
-        self
-    }
-
-    fn as_op_mut(&mut self) -> &mut dyn Op {
-        self
-    }
+    as_op!();
 }
 
 /// Applies the slopes in place: `values` is a run of channel planes of `plane` values each,
