@@ -170,7 +170,11 @@ fn model_only(c: &mut Criterion) {
         let bytes = std::fs::read(models.join(file)).unwrap();
         let model = Model::load("bench", &bytes, &[shape], outs).unwrap();
         let x = read_f32(&reference.join(input));
-        g.bench_function(name, |b| b.iter(|| model.run(&[&x]).unwrap()));
+        g.bench_function(format!("tract_{name}"), |b| {
+            b.iter(|| model.run(&[&x]).unwrap())
+        });
+        let net = livecheck::models::Net::load("bench", &bytes, &[shape], outs).unwrap();
+        g.bench_function(name, |b| b.iter(|| net.run(&[&x]).unwrap()));
     }
     g.finish();
 }

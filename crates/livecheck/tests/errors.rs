@@ -2,7 +2,7 @@
 
 mod common;
 
-use livecheck::models::Model;
+use livecheck::models::{Model, Net};
 use livecheck::{
     AnalyzerConfig, Error, FrameRef, ModelSet, Oval, PixelFormat, QualityConfig, Rotation,
 };
@@ -69,23 +69,24 @@ fn missing_models_name_the_file_and_the_fix() {
 
 #[test]
 fn garbage_and_misplaced_models_are_rejected() {
-    let e = Model::load(
-        "detector",
-        b"not an onnx file",
-        &[&[1, 3, 128, 128]],
-        &[896 * 16, 896],
-    )
-    .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::BadModel {
-                name: "detector",
-                ..
-            }
-        ),
-        "{e}"
-    );
+    // livecheck's runtime (face models) and tract (speech models) alike.
+    let shapes: &[&[usize]] = &[&[1, 3, 128, 128]];
+    let errors = [
+        Net::load("detector", b"not an onnx file", shapes, &[896 * 16, 896]).unwrap_err(),
+        Model::load("detector", b"not an onnx file", shapes, &[896 * 16, 896]).unwrap_err(),
+    ];
+    for e in errors {
+        assert!(
+            matches!(
+                e,
+                Error::BadModel {
+                    name: "detector",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
     let Some(dir) = common::models_dir() else {
         return;
     };
@@ -114,7 +115,7 @@ fn wrong_input_count_is_an_inference_error() {
         return;
     };
     let bytes = std::fs::read(dir.join(livecheck::models::files::DETECTOR)).unwrap();
-    let model = Model::load("detector", &bytes, &[&[1, 3, 128, 128]], &[896 * 16, 896]).unwrap();
+    let model = Net::load("detector", &bytes, &[&[1, 3, 128, 128]], &[896 * 16, 896]).unwrap();
     let e = model.run(&[]).unwrap_err();
     assert!(matches!(e, Error::Inference { .. }), "{e}");
     let short = vec![0.0f32; 10];

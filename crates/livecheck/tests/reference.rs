@@ -1,10 +1,11 @@
-//! tract vs ONNX Runtime: each model's outputs on real inputs (astronaut crops, a Mandarin
-//! digit recording) equal the reference tensors stored in `models/reference/` within 1e-3.
+//! livecheck's runtimes vs ONNX Runtime: each model's outputs on real inputs (astronaut crops, a
+//! Mandarin digit recording) equal the reference tensors stored in `models/reference/` within
+//! 1e-3: the face models through livecheck's own runtime (`Net`), the VAD through tract.
 //! Regenerate the references with `cargo xtask reference` (see models/reference/README.md).
 
 mod common;
 
-use livecheck::models::Model;
+use livecheck::models::{Model, Net};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -29,6 +30,9 @@ struct Tensor {
     shape: Vec<usize>,
 }
 
+/// Runs a loaded model on one buffer per input.
+type Runner = dyn Fn(&[&[f32]]) -> Vec<Vec<f32>>;
+
 fn read_f32(path: &std::path::Path) -> Vec<f32> {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     bytes
@@ -38,7 +42,7 @@ fn read_f32(path: &std::path::Path) -> Vec<f32> {
 }
 
 #[test]
-fn tract_matches_onnx_runtime() {
+fn livecheck_matches_onnx_runtime() {
     let Some(models) = common::models_dir() else {
         return;
     };
@@ -69,7 +73,14 @@ fn tract_matches_onnx_runtime() {
             .map(|t| per_step(t).iter().product())
             .collect();
         let shape_refs: Vec<&[usize]> = in_shapes.iter().map(|s| s.as_slice()).collect();
-        let model = Model::load("reference", &bytes, &shape_refs, &out_lens).unwrap();
+        // The VAD runs through tract, the face models through livecheck's runtime.
+        let run: Box<Runner> = if entry.steps.is_some() {
+            let model = Model::load("reference", &bytes, &shape_refs, &out_lens).unwrap();
+            Box::new(move |x| model.run(x).unwrap())
+        } else {
+            let net = Net::load("reference", &bytes, &shape_refs, &out_lens).unwrap();
+            Box::new(move |x| net.run(x).unwrap())
+        };
         let inputs: Vec<Vec<f32>> = entry
             .inputs
             .iter()
@@ -88,7 +99,7 @@ fn tract_matches_onnx_runtime() {
                 .zip(&in_lens)
                 .map(|(v, &n)| &v[step * n..(step + 1) * n])
                 .collect();
-            let got = model.run(&step_inputs).unwrap();
+            let got = run(&step_inputs);
             for ((g, e), (t, &n)) in got
                 .iter()
                 .zip(&expected)
@@ -103,12 +114,12 @@ fn tract_matches_onnx_runtime() {
                 worst = worst.max(diff);
                 assert!(
                     diff <= index.tolerance,
-                    "{} output {} step {step}: max |tract - ORT| = {diff}",
+                    "{} output {} step {step}: max |livecheck - ORT| = {diff}",
                     entry.model,
                     t.name
                 );
             }
         }
-        eprintln!("{}: max |tract - ORT| = {worst:.2e}", entry.model);
+        eprintln!("{}: max |livecheck - ORT| = {worst:.2e}", entry.model);
     }
 }

@@ -17,7 +17,7 @@ const DIGITS_PACK: [&str; 4] = [
     "digits.onnx",
 ];
 
-const USAGE: &str = "usage: cargo xtask size [--profile release|sdk] [--target TRIPLE]";
+const USAGE: &str = "usage: cargo xtask size [--profile release|sdk] [--target TRIPLE] [--actions]";
 
 /// The target that stands in for Android arm64 here (`apt-get install gcc-aarch64-linux-gnu`,
 /// `rustup target add aarch64-unknown-linux-gnu`): there is no NDK to link the Android library.
@@ -27,11 +27,17 @@ const ARM64_GCC: &str = "aarch64-linux-gnu-gcc";
 
 /// Builds `liblivecheck_ffi.so` with the profile (default `sdk`) for the target (default the
 /// host), strips a copy and prints its size beside the models' (each, the action set and the
-/// digits pack).
+/// digits pack). `--actions` builds the action SDK: without the `speech` feature (no tract),
+/// which cannot load the digits pack.
 pub fn size(root: &Path, args: &[String]) -> Result<()> {
     let (mut profile, mut target) = ("sdk".to_string(), None::<String>);
+    let mut actions_only = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--actions" {
+            actions_only = true;
+            continue;
+        }
         let value = it.next().cloned().ok_or_else(|| Error::new(USAGE));
         match a.as_str() {
             "--profile" => profile = value?,
@@ -48,6 +54,9 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
         "--profile",
         &profile,
     ]);
+    if actions_only {
+        build.arg("--no-default-features");
+    }
     if let Some(t) = &target {
         build.args(["--target", t]);
         if t == ARM64_LINUX {
@@ -67,8 +76,9 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
     let lib = dir
         .join(if profile == "dev" { "debug" } else { &profile })
         .join("liblivecheck_ffi.so");
+    let variant = if actions_only { "actions" } else { "full" };
     let stripped = root.join(format!(
-        "target/size/liblivecheck_ffi.{profile}.{}.so",
+        "target/size/liblivecheck_ffi.{profile}.{variant}.{}.so",
         target.as_deref().unwrap_or("host")
     ));
     std::fs::create_dir_all(root.join("target/size")).map_err(|e| Error::new(e.to_string()))?;
@@ -89,8 +99,13 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
     let (mut actions, mut digits) = (0.0, 0.0);
     println!("| file | MB |\n|---|---|");
     println!(
-        "| liblivecheck_ffi.so ({profile}, {}), stripped ({lib_mb:.2} before) | {stripped_mb:.2} |",
-        target.as_deref().unwrap_or("host")
+        "| liblivecheck_ffi.so ({profile}, {}, {}), stripped ({lib_mb:.2} before) | {stripped_mb:.2} |",
+        target.as_deref().unwrap_or("host"),
+        if actions_only {
+            "action SDK: no speech runtime"
+        } else {
+            "with the speech runtime"
+        }
     );
     // The digits head is trained here and committed: models.toml's [digits], not a [[model]].
     let files = manifest.models.iter().map(|m| m.file.as_str());
@@ -107,6 +122,10 @@ pub fn size(root: &Path, args: &[String]) -> Result<()> {
         "| **library + action models** (vision, embedder) | **{:.2}** |",
         stripped_mb + actions
     );
-    println!("| digits pack (optional: VAD, Whisper, head) | {digits:.2} |");
+    if actions_only {
+        println!("| digits pack | not loadable by this library (built without `speech`) |");
+    } else {
+        println!("| digits pack (optional: VAD, Whisper, head) | {digits:.2} |");
+    }
     Ok(())
 }

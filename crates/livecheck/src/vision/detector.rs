@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::frame::{Border, FrameRef, Normalize, Roi};
-use crate::models::Model;
+use crate::models::Net;
 
 /// Side of the detector's square input.
 pub const INPUT: usize = 128;
@@ -129,7 +129,7 @@ impl Default for DetectorConfig {
 /// BlazeFace short range with its anchors.
 #[derive(Debug, Clone)]
 pub struct Detector {
-    model: Model,
+    model: Net,
     anchors: Vec<(f32, f32)>,
     config: DetectorConfig,
 }
@@ -137,7 +137,7 @@ pub struct Detector {
 impl Detector {
     /// Loads the detector from ONNX bytes.
     pub(crate) fn load(bytes: &[u8], config: DetectorConfig) -> Result<Self> {
-        let model = Model::load(
+        let model = Net::load(
             "detector",
             bytes,
             &[&[1, 3, INPUT, INPUT]],

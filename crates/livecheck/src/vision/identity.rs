@@ -7,7 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::frame::{Border, FrameRef, Normalize, Roi};
-use crate::models::Model;
+use crate::models::Net;
 use crate::vision::geometry::HeadPose;
 use crate::vision::landmarks::{idx, Mesh};
 use crate::vision::Eyes;
@@ -170,14 +170,14 @@ pub fn aligned_roi(mesh: &Mesh) -> Roi {
 /// The face-embedding model (MobileFaceNet, 112x112 RGB in, 192 values out).
 #[derive(Debug, Clone)]
 pub struct FaceEmbedder {
-    model: Model,
+    model: Net,
 }
 
 impl FaceEmbedder {
     /// Loads and checks the embedding model.
     pub fn load(bytes: &[u8]) -> Result<Self> {
         Ok(FaceEmbedder {
-            model: Model::load(
+            model: Net::load(
                 "embedder",
                 bytes,
                 &[&[1, 3, EMBED_INPUT, EMBED_INPUT]],

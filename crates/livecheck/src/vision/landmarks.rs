@@ -8,7 +8,7 @@
 
 use crate::error::Result;
 use crate::frame::{Border, FrameRef, Normalize, Roi};
-use crate::models::Model;
+use crate::models::Net;
 use crate::vision::detector::BBox;
 use crate::vision::geometry::eye_aspect_ratio;
 use crate::vision::Eyes;
@@ -126,21 +126,21 @@ pub struct EyeContour {
 /// The mesh and iris models.
 #[derive(Debug, Clone)]
 pub struct Landmarker {
-    mesh: Model,
-    iris: Model,
+    mesh: Net,
+    iris: Net,
 }
 
 impl Landmarker {
     /// Loads both models from ONNX bytes.
     pub(crate) fn load(mesh: &[u8], iris: &[u8]) -> Result<Self> {
         Ok(Landmarker {
-            mesh: Model::load(
+            mesh: Net::load(
                 "mesh",
                 mesh,
                 &[&[1, 3, MESH_INPUT, MESH_INPUT]],
                 &[MESH_POINTS * 3, 1],
             )?,
-            iris: Model::load(
+            iris: Net::load(
                 "iris",
                 iris,
                 &[&[1, 3, IRIS_INPUT, IRIS_INPUT]],
