@@ -23,7 +23,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::frame::{Border, Normalize};
-use livecheck::models::Model;
+use livecheck::models::{Model, Net};
 use livecheck::vision::landmarks::idx;
 use livecheck::{
     ActionKind, AnalyzerConfig, Engine, FrameRef, ModelSet, PixelFormat, SessionConfig,
@@ -136,6 +136,8 @@ fn read_f32(path: &Path) -> Vec<f32> {
 /// One model bench: name, model file, reference input, input shape, output lengths.
 type ModelCase<'a> = (&'a str, &'a str, &'a str, &'a [usize], &'a [usize]);
 
+/// `model_only/{detector,mesh,iris}`: each face model alone in livecheck's runtime (`Net`, what
+/// the pipeline runs), and `model_only/tract_*` the same file in tract, side by side.
 fn model_only(c: &mut Criterion) {
     let models = root().join("models");
     let reference = models.join("reference");
@@ -168,13 +170,13 @@ fn model_only(c: &mut Criterion) {
     let mut g = c.benchmark_group("model_only");
     for (name, file, input, shape, outs) in cases {
         let bytes = std::fs::read(models.join(file)).unwrap();
-        let model = Model::load("bench", &bytes, &[shape], outs).unwrap();
         let x = read_f32(&reference.join(input));
+        let net = Net::load("bench", &bytes, &[shape], outs).unwrap();
+        g.bench_function(name, |b| b.iter(|| net.run(&[&x]).unwrap()));
+        let model = Model::load("bench", &bytes, &[shape], outs).unwrap();
         g.bench_function(format!("tract_{name}"), |b| {
             b.iter(|| model.run(&[&x]).unwrap())
         });
-        let net = livecheck::models::Net::load("bench", &bytes, &[shape], outs).unwrap();
-        g.bench_function(name, |b| b.iter(|| net.run(&[&x]).unwrap()));
     }
     g.finish();
 }

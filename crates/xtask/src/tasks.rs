@@ -92,12 +92,21 @@ pub(crate) fn cargo_in(root: &Path) -> Command {
     cmd
 }
 
-/// Runs every test of the workspace (after setup and model provisioning), then the lint gates.
+/// Runs every test of the workspace (after setup and model provisioning), then the action SDK's
+/// (livecheck without the `speech` feature), then the doc tests.
 pub fn test(root: &Path, extra: &[String]) -> Result<()> {
     run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--all-targets"])
         .args(extra))?;
+    run(cargo().current_dir(root).args([
+        "test",
+        "-p",
+        "livecheck",
+        "--no-default-features",
+        "--test",
+        "action_sdk",
+    ]))?;
     run(cargo()
         .current_dir(root)
         .args(["test", "--workspace", "--doc"]))
@@ -198,7 +207,7 @@ pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
             plan_dir.clone(),
         ],
     )?;
-    let tract_ms = |id: &str| -> Result<f64> {
+    let criterion_ms = |id: &str| -> Result<f64> {
         let est = root.join(format!("target/criterion/{id}/new/estimates.json"));
         let text = std::fs::read_to_string(&est)
             .map_err(|e| Error::new(format!("{}: {e}", est.display())))?;
@@ -212,23 +221,30 @@ pub fn bench_compare(root: &Path, args: &[String]) -> Result<()> {
     };
 
     println!("\nEach model alone, stored reference inputs:\n");
-    println!("| model | tract ms | ORT ms | tract/ORT |\n|---|---|---|---|");
+    println!(
+        "| model | livecheck's runtime ms | tract ms | ORT ms | livecheck/ORT | tract/ORT |\n|---|---|---|---|---|---|"
+    );
     for name in ["detector", "mesh", "iris"] {
-        let (t, o) = (
-            tract_ms(&format!("model_only/{name}"))?,
+        let (l, t, o) = (
+            criterion_ms(&format!("model_only/{name}"))?,
+            criterion_ms(&format!("model_only/tract_{name}"))?,
             number(&ort_models[name], name)?,
         );
-        println!("| {name} | {t:.2} | {o:.2} | {:.2} |", t / o);
+        println!(
+            "| {name} | {l:.2} | {t:.2} | {o:.2} | {:.2} | {:.2} |",
+            l / o,
+            t / o
+        );
     }
-    let tracked = tract_ms("tracked/rgb")?;
-    let tracked_no_eyes = tract_ms("tracked/rgb_no_eyes")?;
+    let tracked = criterion_ms("tracked/rgb")?;
+    let tracked_no_eyes = criterion_ms("tracked/rgb_no_eyes")?;
     let reference = number(&ort_frames["per_frame_ms"], "per_frame_ms")?;
     let reference_no_iris = number(&ort_frames["per_frame_no_iris_ms"], "per_frame_no_iris_ms")?;
     // One `clip/push_frame` iteration is the whole plan frame_plan wrote.
     let frames = number(&ort_frames["frames"], "frames")?;
-    let ours = tract_ms("clip/push_frame")? / frames;
-    let ours_every_eye = tract_ms("clip/push_frame_every_eye")? / frames;
-    let ours_no_eyes = tract_ms("clip/push_frame_no_eyes")? / frames;
+    let ours = criterion_ms("clip/push_frame")? / frames;
+    let ours_every_eye = criterion_ms("clip/push_frame_every_eye")? / frames;
+    let ours_no_eyes = criterion_ms("clip/push_frame_no_eyes")? / frames;
     println!("\nPer frame over {frames} real 640x480 frames (same run):\n");
     println!("| pipeline | ms per frame | frames/s |\n|---|---|---|");
     let rows = [

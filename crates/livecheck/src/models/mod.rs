@@ -100,9 +100,12 @@ impl ModelSet {
 
     /// Reads every model from `dir` (file names in [`files`]); the VAD and the face embedder
     /// only if their files exist, the digit recogniser's three files only if the head
-    /// (`digits.onnx`) exists.
+    /// (`digits.onnx`) exists. A build without the `speech` feature (the action SDK) does not
+    /// read the speech files (VAD, digits pack), which it could not run; given as bytes, they
+    /// make [`crate::Engine::load`] fail with [`Error::BadModel`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
+        let speech = |name: &str| cfg!(feature = "speech") && dir.join(name).exists();
         let optional = |name: &str| {
             let path = dir.join(name);
             if path.exists() {
@@ -115,14 +118,19 @@ impl ModelSet {
             detector: read(dir.join(files::DETECTOR))?,
             mesh: read(dir.join(files::MESH))?,
             iris: read(dir.join(files::IRIS))?,
-            vad: optional(files::VAD)?,
-            digits: match optional(files::DIGITS)? {
-                Some(head) => Some(crate::audio::DigitModelBytes {
+            vad: if speech(files::VAD) {
+                optional(files::VAD)?
+            } else {
+                None
+            },
+            digits: if speech(files::DIGITS) {
+                Some(crate::audio::DigitModelBytes {
                     encoder: read(dir.join(files::WHISPER_ENCODER))?,
-                    head,
+                    head: read(dir.join(files::DIGITS))?,
                     decoder: read(dir.join(files::WHISPER_DECODER))?,
-                }),
-                None => None,
+                })
+            } else {
+                None
             },
             embedder: optional(files::EMBEDDER)?,
         })
@@ -189,7 +197,7 @@ fn read(path: PathBuf) -> Result<Vec<u8>> {
     std::fs::read(&path).map_err(|source| Error::ModelMissing { path, source })
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "speech"))]
 pub(crate) mod tests {
     use super::*;
 
@@ -222,7 +230,6 @@ pub(crate) mod tests {
 
     /// livecheck's runtime gives every face model's outputs within float rounding of tract's
     /// on the reference inputs (the embedder on the mesh's input's first 112x112 crop).
-    #[cfg(feature = "speech")]
     #[test]
     fn net_matches_tract() {
         let Some(dir) = models_dir() else {
