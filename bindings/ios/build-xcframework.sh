@@ -4,7 +4,8 @@
 # package at bindings/ios/LivecheckKit (the xcframework + bindings/swift/generated/*.swift).
 #
 # Needs macOS with Xcode (absent from CI, which only checks that the aarch64-apple-ios staticlib
-# compiles with clang: `cargo xtask mobile`).
+# compiles with clang: `cargo xtask mobile`). ACTIONS_ONLY=1 builds the action SDK (no speech
+# runtime: README, Mobile bindings).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=bindings/ios/build
@@ -12,8 +13,10 @@ PKG=bindings/ios/LivecheckKit
 TARGETS=(aarch64-apple-ios aarch64-apple-ios-sim x86_64-apple-ios)
 rustup target add "${TARGETS[@]}"
 export IPHONEOS_DEPLOYMENT_TARGET=13.0
+FEATURES=()
+[ "${ACTIONS_ONLY:-0}" = 1 ] && FEATURES=(--no-default-features)
 for t in "${TARGETS[@]}"; do
-    cargo rustc -p livecheck-ffi --lib --release --crate-type staticlib --target "$t"
+    cargo rustc -p livecheck-ffi --lib --release --crate-type staticlib --target "$t" "${FEATURES[@]}"
 done
 rm -rf "$OUT" && mkdir -p "$OUT/headers" "$OUT/sim"
 # One module map for both uniffi namespaces (livecheck, livecheck_ffi).
