@@ -29,6 +29,10 @@ use proto::{Data, Node};
 
 /// Inputs per operator a plan supports (the models' widest is a two-way Concat).
 const MAX_INPUTS: usize = 8;
+/// The largest padding accepted, per side (keeps every shape sum far from overflow).
+const MAX_PAD: i64 = 1 << 16;
+/// The largest tensor a plan may hold (1 GiB of float32): a bigger one is a broken model.
+const MAX_ELEMENTS: usize = 1 << 28;
 
 /// A face model loaded into livecheck's runtime, with fixed input shapes; runs are
 /// serialised on its buffers (clones get their own).
@@ -424,7 +428,7 @@ impl Builder {
                     None => 0.0,
                     Some(_) => return Err("Pad value must be a float32 scalar constant".into()),
                 };
-                if pads.len() != 8 || pads.iter().any(|&p| p < 0) {
+                if pads.len() != 8 || pads.iter().any(|&p| !(0..=MAX_PAD).contains(&p)) {
                     return Err(format!("Pad {pads:?} (non-negative, 4-D only)"));
                 }
                 let p: Vec<usize> = pads.iter().map(|&p| p as usize).collect();
@@ -494,6 +498,10 @@ impl Builder {
         };
         let shapes: Vec<&[usize]> = data_inputs.iter().map(Value::shape).collect();
         let out_shape = op.output_shape(&shapes)?;
+        let elements = out_shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+        if elements.is_none_or(|n| n > MAX_ELEMENTS) {
+            return Err(format!("output shape {out_shape:?} is too large"));
+        }
         let all_const = data_inputs.iter().all(|v| matches!(v, Value::Const(..)));
         if all_const {
             let values: Vec<Vec<f32>> = data_inputs
@@ -807,17 +815,23 @@ fn reshaped(
                 infer = Some(i);
                 1
             }
-            d => usize::try_from(d).map_err(|_| format!("Reshape to {target:?}"))?,
+            d => usize::try_from(d)
+                .ok()
+                .filter(|&d| d <= MAX_ELEMENTS)
+                .ok_or_else(|| format!("Reshape to {target:?}"))?,
         });
     }
-    let known: usize = shape.iter().product();
+    let known = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("Reshape to {target:?}"))?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(format!("Reshape of {input:?} to {target:?}"));
         }
         shape[i] = total / known;
     }
-    if shape.iter().product::<usize>() != total {
+    if shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) != Some(total) {
         return Err(format!("Reshape of {input:?} to {target:?}"));
     }
     Ok(shape)
@@ -825,7 +839,9 @@ fn reshaped(
 
 fn pair(v: &[i64]) -> std::result::Result<[usize; 2], String> {
     match v {
-        &[a, b] if a > 0 && b > 0 => Ok([a as usize, b as usize]),
+        &[a, b] if (1..=MAX_PAD).contains(&a) && (1..=MAX_PAD).contains(&b) => {
+            Ok([a as usize, b as usize])
+        }
         _ => Err(format!("{v:?} (two positive values for a 2-D operator)")),
     }
 }
@@ -844,7 +860,7 @@ fn padding(
     match auto {
         b"NOTSET" => match node.attribute("pads").map(|a| a.ints.as_slice()) {
             None => Ok([0; 4]),
-            Some(&[t, l, b, r]) if [t, l, b, r].iter().all(|&p| p >= 0) => {
+            Some(&[t, l, b, r]) if [t, l, b, r].iter().all(|p| (0..=MAX_PAD).contains(p)) => {
                 Ok([t as usize, l as usize, b as usize, r as usize])
             }
             Some(p) => Err(format!("pads {p:?}")),
@@ -897,4 +913,92 @@ fn ordered(nodes: Vec<Node>) -> std::result::Result<Vec<Node>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Protobuf encoding of the few ONNX messages the tests build.
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    fn bytes_field(field: u32, bytes: &[u8], out: &mut Vec<u8>) {
+        varint(u64::from(field) << 3 | 2, out);
+        varint(bytes.len() as u64, out);
+        out.extend_from_slice(bytes);
+    }
+
+    fn int_field(field: u32, v: i64, out: &mut Vec<u8>) {
+        varint(u64::from(field) << 3, out);
+        varint(v as u64, out);
+    }
+
+    fn value_info(name: &str) -> Vec<u8> {
+        let mut v = Vec::new();
+        bytes_field(1, name.as_bytes(), &mut v);
+        v
+    }
+
+    /// A model of one node: `op(x, pads)` with `pads` an int64 initializer.
+    fn pad_model(pads: &[i64]) -> Vec<u8> {
+        let mut tensor = Vec::new();
+        int_field(1, pads.len() as i64, &mut tensor);
+        int_field(2, 7, &mut tensor);
+        bytes_field(8, b"pads", &mut tensor);
+        let raw: Vec<u8> = pads.iter().flat_map(|p| p.to_le_bytes()).collect();
+        bytes_field(9, &raw, &mut tensor);
+        let mut node = Vec::new();
+        bytes_field(1, b"x", &mut node);
+        bytes_field(1, b"pads", &mut node);
+        bytes_field(2, b"y", &mut node);
+        bytes_field(4, b"Pad", &mut node);
+        let mut graph = Vec::new();
+        bytes_field(1, &node, &mut graph);
+        bytes_field(5, &tensor, &mut graph);
+        bytes_field(11, &value_info("x"), &mut graph);
+        bytes_field(12, &value_info("y"), &mut graph);
+        let mut model = Vec::new();
+        bytes_field(7, &graph, &mut model);
+        model
+    }
+
+    #[test]
+    fn a_hand_built_model_runs() {
+        let net = Net::load(
+            "pad",
+            &pad_model(&[0, 0, 1, 0, 0, 1, 0, 1]),
+            &[&[1, 1, 1, 2]],
+            &[12],
+        )
+        .unwrap();
+        let y = net.run(&[&[1.0, 2.0]]).unwrap();
+        assert_eq!(y, [vec![0., 0., 0., 1., 2., 0., 0., 0., 0., 0., 0., 0.]]);
+        assert_eq!(net.matrix_products(), 0);
+    }
+
+    #[test]
+    fn hostile_shapes_are_errors_not_panics() {
+        for pads in [
+            vec![0, 0, 0, 0, 0, 0, 0, i64::MAX],
+            vec![0, 0, 1 << 15, 1 << 15, 0, 0, 1 << 15, 1 << 15],
+            vec![-1, 0, 0, 0, 0, 0, 0, 0],
+            vec![0, 0, 0],
+        ] {
+            let e = Net::load("pad", &pad_model(&pads), &[&[1, 1, 1, 2]], &[2]).unwrap_err();
+            assert!(matches!(e, Error::BadModel { name: "pad", .. }), "{e}");
+        }
+        // Wrong output length, wrong input count.
+        let model = pad_model(&[0; 8]);
+        assert!(Net::load("pad", &model, &[&[1, 1, 1, 2]], &[3]).is_err());
+        assert!(Net::load("pad", &model, &[], &[2]).is_err());
+        let net = Net::load("pad", &model, &[&[1, 1, 1, 2]], &[2]).unwrap();
+        assert!(matches!(net.run(&[&[1.0]]), Err(Error::Inference { .. })));
+        assert!(matches!(net.run(&[]), Err(Error::Inference { .. })));
+    }
 }
