@@ -41,6 +41,7 @@ put("wav", "list-chunk", riff(1, 1, 16000, 16, 50, extra=b"LIST" + struct.pack("
 put("wav", "truncated", riff(1, 1, 16000, 16, 50, cut=33))
 put("wav", "rate-1hz", riff(1, 1, 1, 16, 20))
 for target, sizes in [("frame", [0, 16, 64, 256]), ("pcm", [0, 64, 512, 2048]),
-                      ("session", [0, 256, 2048, 8192]), ("evidence", [0, 64, 512])]:
+                      ("session", [0, 256, 2048, 8192]), ("evidence", [0, 64, 512]),
+                      ("model", [0, 16, 64, 512])]:
     for n in sizes:
         put(target, f"random-{n}", bytes(rng.randrange(256) for _ in range(n)))

@@ -15,7 +15,8 @@
 //! - [`session`]: whole attempts through the uniffi layer (`livecheck-ffi`): arbitrary options,
 //!   then any sequence of frames (a real face or noise, every format), audio and calls,
 //!   with the real models;
-//! - [`evidence`]: the server-side verifier on arbitrary signed evidence and keys.
+//! - [`evidence`]: the server-side verifier on arbitrary signed evidence and keys;
+//! - [`model`]: livecheck's own model runtime (`models::Net`) on damaged ONNX files.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -30,12 +31,13 @@ use livecheck_ffi::{LivenessEngine, LivenessError, SessionOptions};
 pub type Target = fn(&[u8]);
 
 /// Every target, by name (the cargo-fuzz target and corpus folder names).
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("frame", frame),
     ("wav", wav),
     ("pcm", pcm),
     ("session", session),
     ("evidence", evidence),
+    ("model", model),
 ];
 
 const FORMATS: [PixelFormat; 7] = PixelFormat::ALL;
@@ -230,6 +232,57 @@ pub fn pcm(data: &[u8]) {
                 buffer.pcm();
             }
         }
+    }
+}
+
+/// The provisioned detector's ONNX bytes, when the models are there (read once).
+fn detector_bytes() -> Option<&'static [u8]> {
+    static BYTES: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    BYTES
+        .get_or_init(|| {
+            let dir = std::env::var("LIVECHECK_MODELS")
+                .map(PathBuf::from)
+                .unwrap_or_else(|_| root().join("models"));
+            std::fs::read(dir.join(livecheck::models::files::DETECTOR)).ok()
+        })
+        .as_deref()
+}
+
+/// livecheck's model runtime on damaged model files: the real detector with a few of its bytes
+/// overwritten, inserted, removed or cut (when the models are provisioned), or the input's own
+/// bytes as a model. Loading must answer a typed error or a model that runs; a model that
+/// loaded must run on a zero input of its declared shape without an error or a panic.
+pub fn model(data: &[u8]) {
+    let mut u = Unstructured::new(data);
+    let bytes = match detector_bytes() {
+        Some(real) if u.arbitrary::<bool>().unwrap_or(false) => {
+            let mut b = real.to_vec();
+            let edits = u.int_in_range(1u8..=8).unwrap_or(1);
+            for _ in 0..edits {
+                if b.is_empty() {
+                    break;
+                }
+                let at = u.int_in_range(0..=b.len() - 1).unwrap_or(0);
+                match u.int_in_range(0u8..=3).unwrap_or(0) {
+                    0 => b[at] = u.arbitrary().unwrap_or(0),
+                    1 => b.insert(at, u.arbitrary().unwrap_or(0)),
+                    2 => {
+                        b.remove(at);
+                    }
+                    _ => b.truncate(at),
+                }
+            }
+            b
+        }
+        _ => u.take_rest().to_vec(),
+    };
+    let shape: &[usize] = &[1, 3, 128, 128];
+    let Ok(net) = livecheck::models::Net::load("fuzz", &bytes, &[shape], &[896 * 16, 896]) else {
+        return;
+    };
+    let x = vec![0.0f32; shape.iter().product()];
+    if let Err(e) = net.run(&[&x]) {
+        panic!("a model that loaded failed to run on its declared input: {e}");
     }
 }
 

@@ -124,6 +124,11 @@ fn evidence() {
 }
 
 #[test]
+fn model() {
+    smoke("model");
+}
+
+#[test]
 fn session() {
     if !livecheck_fuzz::session_ready() {
         assert!(

@@ -326,7 +326,7 @@ const CARGO_FUZZ: &str = "0.13.2";
 /// aborts, timeouts and memory blow-ups are the findings). Arguments: target names (default:
 /// all), `--secs N` per target (default 600), `--input FILE` to replay one input.
 pub fn fuzz(root: &Path, args: &[String]) -> Result<()> {
-    const TARGETS: [&str; 5] = ["frame", "wav", "pcm", "session", "evidence"];
+    const TARGETS: [&str; 6] = ["frame", "wav", "pcm", "session", "evidence", "model"];
     let mut targets: Vec<&str> = Vec::new();
     let mut secs = "600".to_string();
     let mut input: Option<String> = None;
