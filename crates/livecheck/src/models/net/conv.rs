@@ -192,8 +192,16 @@ enum Kind {
     Depthwise,
 }
 
-/// `c[m×n] += a[m×k] · b[k×n]`, row-major.
+/// `c[m×n] += a[m×k] · b[k×n]`, row-major. A single column (`n == 1`: the mesh's last layers,
+/// one output position) is a matrix-vector product: dot products over the weights' rows, read
+/// once, where `matrixmultiply` would first copy (pack) all of them.
 fn gemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
+    if n == 1 {
+        for (c, row) in c[..m].iter_mut().zip(a.chunks_exact(k)) {
+            *c += dot(row, &b[..k]);
+        }
+        return;
+    }
     let (Ok(a), Ok(b), Ok(mut c)) = (
         ArrayView2::from_shape((m, k), &a[..m * k]),
         ArrayView2::from_shape((k, n), &b[..k * n]),
@@ -202,6 +210,24 @@ fn gemm(a: &[f32], b: &[f32], c: &mut [f32], m: usize, k: usize, n: usize) {
         unreachable!("slices cut to their shapes");
     };
     general_mat_mul(1.0, &a, &b, 1.0, &mut c);
+}
+
+/// `Σ a[i]·b[i]` in eight lanes (so that it vectorises), then the lanes and the tail.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
 }
 
 /// 3x3 depthwise, stride 1, one pixel of zero padding on every side: each plane is copied into

@@ -199,6 +199,24 @@ impl Op {
                 out.copy_from_slice(x);
                 act.apply_all(out, output);
             }
+            Op::Binary(arith, act) if shapes[0] == shapes[1] && output.len() >= 2 => {
+                // Plane by plane, the activation while the plane is in cache.
+                let plane: usize = output[2..].iter().product();
+                let channels = output[1];
+                if plane == 0 || channels == 0 {
+                    return;
+                }
+                let planes = out
+                    .chunks_exact_mut(plane)
+                    .zip(x.chunks_exact(plane))
+                    .zip(inputs[1].chunks_exact(plane));
+                for (i, ((o, a), b)) in planes.enumerate() {
+                    for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                        *o = arith.apply(a, b);
+                    }
+                    act.apply(o, i % channels);
+                }
+            }
             Op::Binary(arith, act) => {
                 binary(*arith, x, shapes[0], inputs[1], shapes[1], out, output);
                 act.apply_all(out, output);
