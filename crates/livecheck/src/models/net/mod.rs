@@ -143,9 +143,10 @@ impl Net {
         }
     }
 
-    /// Matrix products in a run (pointwise and im2col convolutions, per batch item): each one
-    /// allocates `matrixmultiply`'s packing buffer and frees it when done, the only allocations
-    /// of a run besides the returned outputs (`tests/allocations.rs`).
+    /// Matrix products in a run (pointwise and im2col convolutions with more than one output
+    /// position, per batch item): each one allocates `matrixmultiply`'s packing buffer and
+    /// frees it when done, the only allocations of a run besides the returned outputs
+    /// (`tests/allocations.rs`). Single-position ones are dot products and allocate nothing.
     pub fn matrix_products(&self) -> usize {
         let batch = self
             .plan
@@ -158,7 +159,13 @@ impl Net {
             .plan
             .steps
             .iter()
-            .filter(|s| matches!(&s.op, Op::Conv(c) if c.is_matrix_product()))
+            .filter(|s| {
+                let positions = s
+                    .out_shape
+                    .get(2..)
+                    .map_or(1, |p| p.iter().product::<usize>());
+                matches!(&s.op, Op::Conv(c) if c.is_matrix_product()) && positions > 1
+            })
             .count();
         products * batch
     }
