@@ -239,12 +239,7 @@ pub fn pcm(data: &[u8]) {
 fn detector_bytes() -> Option<&'static [u8]> {
     static BYTES: OnceLock<Option<Vec<u8>>> = OnceLock::new();
     BYTES
-        .get_or_init(|| {
-            let dir = std::env::var("LIVECHECK_MODELS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root().join("models"));
-            std::fs::read(dir.join(livecheck::models::files::DETECTOR)).ok()
-        })
+        .get_or_init(|| std::fs::read(models_dir().join(livecheck::models::files::DETECTOR)).ok())
         .as_deref()
 }
 
@@ -388,16 +383,20 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// The models directory: `$LIVECHECK_MODELS`, else `models/` in the repository.
+fn models_dir() -> PathBuf {
+    std::env::var("LIVECHECK_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root().join("models"))
+}
+
 /// The engine with every model (loaded once per process), or `None` when the models were
 /// never provisioned (`cargo xtask models`).
 fn engine() -> Option<&'static Arc<LivenessEngine>> {
     static ENGINE: OnceLock<Option<Arc<LivenessEngine>>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let dir = std::env::var("LIVECHECK_MODELS")
-                .map(PathBuf::from)
-                .unwrap_or_else(|_| root().join("models"));
-            LivenessEngine::from_dir(dir.to_string_lossy().into_owned())
+            LivenessEngine::from_dir(models_dir().to_string_lossy().into_owned())
                 .map_err(|e| eprintln!("livecheck-fuzz: no engine, the session target idles: {e}"))
                 .ok()
         })

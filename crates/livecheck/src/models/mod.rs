@@ -105,7 +105,6 @@ impl ModelSet {
     /// make [`crate::Engine::load`] fail with [`Error::BadModel`].
     pub fn from_dir(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref();
-        let speech = |name: &str| cfg!(feature = "speech") && dir.join(name).exists();
         let optional = |name: &str| {
             let path = dir.join(name);
             if path.exists() {
@@ -114,23 +113,26 @@ impl ModelSet {
                 Ok(None)
             }
         };
+        // What this build cannot run is not read.
+        let speech = |name: &str| {
+            if cfg!(feature = "speech") {
+                optional(name)
+            } else {
+                Ok(None)
+            }
+        };
         Ok(ModelSet {
             detector: read(dir.join(files::DETECTOR))?,
             mesh: read(dir.join(files::MESH))?,
             iris: read(dir.join(files::IRIS))?,
-            vad: if speech(files::VAD) {
-                optional(files::VAD)?
-            } else {
-                None
-            },
-            digits: if speech(files::DIGITS) {
-                Some(crate::audio::DigitModelBytes {
+            vad: speech(files::VAD)?,
+            digits: match speech(files::DIGITS)? {
+                Some(head) => Some(crate::audio::DigitModelBytes {
                     encoder: read(dir.join(files::WHISPER_ENCODER))?,
-                    head: read(dir.join(files::DIGITS))?,
+                    head,
                     decoder: read(dir.join(files::WHISPER_DECODER))?,
-                })
-            } else {
-                None
+                }),
+                None => None,
             },
             embedder: optional(files::EMBEDDER)?,
         })

@@ -348,10 +348,7 @@ impl Builder {
         i: usize,
     ) -> std::result::Result<(Vec<usize>, Vec<f32>), String> {
         match self.required(node, i)? {
-            Value::Const(shape, Data::F32(v)) => Ok((shape.clone(), v.clone())),
-            Value::Const(shape, Data::I64(v)) => {
-                Ok((shape.clone(), v.iter().map(|&x| x as f32).collect()))
-            }
+            Value::Const(shape, data) => Ok((shape.clone(), data.clone().into_f32())),
             Value::Live(..) => Err(format!("input {i} must be a constant")),
         }
     }
@@ -514,8 +511,7 @@ impl Builder {
             let values: Vec<Vec<f32>> = data_inputs
                 .iter()
                 .map(|v| match v {
-                    Value::Const(_, Data::F32(d)) => d.clone(),
-                    Value::Const(_, Data::I64(d)) => d.iter().map(|&x| x as f32).collect(),
+                    Value::Const(_, data) => data.clone().into_f32(),
                     Value::Live(..) => unreachable!("all constant"),
                 })
                 .collect();
@@ -675,10 +671,7 @@ impl Builder {
                     .map(|v| match v {
                         Value::Live(shape, id) => Arg::Slot(slot_of[id], shape.iter().product()),
                         Value::Const(_, data) => {
-                            consts.push(match data {
-                                Data::F32(v) => v,
-                                Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
-                            });
+                            consts.push(data.into_f32());
                             Arg::Const(consts.len() - 1)
                         }
                     })
@@ -696,10 +689,7 @@ impl Builder {
             .into_iter()
             .map(|v| match v {
                 Value::Live(shape, id) => Output::Slot(slot_of[id], shape.iter().product()),
-                Value::Const(_, Data::F32(v)) => Output::Const(v),
-                Value::Const(_, Data::I64(v)) => {
-                    Output::Const(v.iter().map(|&x| x as f32).collect())
-                }
+                Value::Const(_, data) => Output::Const(data.into_f32()),
             })
             .collect();
         Plan {

@@ -22,6 +22,16 @@ pub(super) enum Data {
     I64(Vec<i64>),
 }
 
+impl Data {
+    /// The values as float32 (int64 ones converted).
+    pub fn into_f32(self) -> Vec<f32> {
+        match self {
+            Data::F32(v) => v,
+            Data::I64(v) => v.iter().map(|&x| x as f32).collect(),
+        }
+    }
+}
+
 /// One attribute of a node.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Attribute {
