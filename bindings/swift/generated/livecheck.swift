@@ -1477,9 +1477,9 @@ public struct Reading: Equatable, Hashable {
      */
     public var recognised: String
     /**
-     * How much better the audio supports the challenge than any competing reading
-     * ([`crate::audio::DigitModel::margin`]: the head's, or the more convinced of the head and
-     * Whisper's decoder when the head alone falls short); positive when the challenge wins.
+     * How well the audio supports the challenge against competing readings: the two
+     * verifiers' fused score ([`crate::audio::DigitModel::margin`]; a lower bound when the
+     * head alone settles it); the challenge is verified above [`DigitsConfig::threshold`].
      */
     public var margin: Float
     /**
@@ -1518,9 +1518,9 @@ public struct Reading: Equatable, Hashable {
          * The digits heard ("" when none).
          */recognised: String, 
         /**
-         * How much better the audio supports the challenge than any competing reading
-         * ([`crate::audio::DigitModel::margin`]: the head's, or the more convinced of the head and
-         * Whisper's decoder when the head alone falls short); positive when the challenge wins.
+         * How well the audio supports the challenge against competing readings: the two
+         * verifiers' fused score ([`crate::audio::DigitModel::margin`]; a lower bound when the
+         * head alone settles it); the challenge is verified above [`DigitsConfig::threshold`].
          */margin: Float, 
         /**
          * The language of the prompt.

@@ -20,7 +20,7 @@ const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity|soak 
        actions only: [--cache DIR] (per-frame measurements of the blink sets, reused)
                      [--variants original,half_fps,fps15,fps8,dark,jpeg,face100]
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
-       digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync)
+       digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync; lengths only when asked)
                     [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)
        soak only: [--minutes N] (default 10; memory of sessions on one engine)";
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use livecheck::audio::digits::{self, DigitModel, CLASSES, STEPS};
 use livecheck::audio::logmel::LogMel;
 use livecheck::models::Model;
-use livecheck::Language;
+use livecheck::{DigitsConfig, Language};
 
 /// The data of a little-endian `.npy` file (`<f4`, `<f2` or `<i2`) as f32.
 fn read_npy(path: &Path) -> Vec<f32> {
@@ -217,10 +217,33 @@ fn whisper_decoder_verifies_real_readings_in_both_languages() {
             model.decoder_margin(&heard, "12a4", language).unwrap(),
             f32::MIN
         );
-        // The check's margin asks the decoder only when the head's falls short.
+        // The check fuses both margins, and asks the decoder only when the head cannot settle
+        // the score on its own.
         let head = heard.margin(said);
-        let check = |accept_at| model.margin(&heard, said, language, accept_at).unwrap();
-        assert_eq!(check(f32::MIN), head);
-        assert_eq!(check(f32::MAX), head.max(right));
+        let config = DigitsConfig::new(language);
+        let check = |min_margin| {
+            let c = DigitsConfig {
+                min_margin,
+                ..config.clone()
+            };
+            model.margin(&heard, said, &c).unwrap()
+        };
+        let w = config.decoder_weight;
+        assert_eq!(
+            check(f32::MIN),
+            digits::fuse(head, -digits::DECODER_CLIP, w)
+        );
+        assert_eq!(check(f32::MAX), digits::fuse(head, right, w));
+        assert!(
+            check(config.min_margin) > config.min_margin,
+            "{said} rejected"
+        );
+        for wrong in [
+            "1111",
+            &format!("{}{}", &said[..3], (said.as_bytes()[3] - b'0' + 3) % 10),
+        ] {
+            let m = model.margin(&heard, wrong, &config).unwrap();
+            assert!(m <= config.min_margin, "{said} read, {wrong} accepted: {m}");
+        }
     }
 }

@@ -11,10 +11,10 @@
 //! 2. `digits.onnx`, the project's own CTC head (`models/whisper_digits/run.sh`): log-probabilities
 //!    of blank and the ten digits per 40 ms step.
 //!
-//! The challenge is then checked by two verifiers, and passes when either supports it
-//! ([`DigitModel::margin`]): the head's CTC scores ([`Recognition::margin`]) and Whisper's own
-//! decoder ([`super::digit_decoder`], `whisper_decoder_base_digits.onnx`), which reads the
-//! challenge as Whisper would write it.
+//! The challenge is then checked by two verifiers whose margins are fused into one score
+//! ([`DigitModel::margin`], [`fuse`]): the head's CTC scores ([`Recognition::margin`]) and
+//! Whisper's own decoder ([`super::digit_decoder`], `whisper_decoder_base_digits.onnx`), which
+//! reads the challenge as Whisper would write it.
 //!
 //! [`recognise`] places windows on the speech the VAD found
 //! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
@@ -35,9 +35,9 @@
 //!     decoder: read("whisper_decoder_base_digits.onnx"),
 //! })?;
 //! let heard = digits::recognise(&model, &pcm.samples, Some(&speech))?;
-//! let accept_at = livecheck::DigitsConfig::new(livecheck::Language::Mandarin).min_margin;
-//! let margin = model.margin(&heard, "4829", livecheck::Language::Mandarin, accept_at)?;
-//! println!("{} (4829 verified: {})", heard.digits, margin > accept_at);
+//! let config = livecheck::DigitsConfig::new(livecheck::Language::Mandarin);
+//! let score = model.margin(&heard, "4829", &config)?;
+//! println!("{} (4829 verified: {})", heard.digits, score > config.threshold(4));
 //! # Ok(()) }
 //! ```
 
@@ -46,7 +46,7 @@ use crate::audio::logmel::{self, LogMel};
 use crate::audio::{SpeechSegment, TARGET_RATE};
 use crate::error::Result;
 use crate::models::Model;
-use crate::reading::Language;
+use crate::reading::{DigitsConfig, Language};
 
 /// Samples in one model window (6 s at 16 kHz).
 pub const WINDOW: usize = logmel::WINDOW;
@@ -66,6 +66,21 @@ pub const STEP_MS: f64 = 40.0;
 const STEP_SAMPLES: usize = WINDOW / STEPS;
 /// Silence kept before and after the speech in a window, ms.
 const MARGIN_MS: i64 = 250;
+/// The head's margin is clipped to ±this before fusion: beyond it the head is as sure as it
+/// gets, and an impossible or unheard reading (−∞, `f32::MIN`) must not outweigh the decoder.
+pub const HEAD_CLIP: f32 = 20.0;
+/// The decoder's margin is clipped to ±this before fusion.
+pub const DECODER_CLIP: f32 = 10.0;
+
+/// The check's score from the two verifiers' margins (natural-log ratios against the best
+/// competing reading): `clip(head, ±HEAD_CLIP) + decoder_weight · clip(decoder, ±DECODER_CLIP)`,
+/// a linear fusion of two log-likelihood ratios whose weight and threshold
+/// ([`DigitsConfig::decoder_weight`], [`DigitsConfig::min_margin`]) are calibrated on speakers
+/// by `cargo xtask eval digits`. NaN inputs count as the worst margin.
+pub fn fuse(head: f32, decoder: f32, decoder_weight: f32) -> f32 {
+    let clip = |x: f32, c: f32| if x.is_nan() { -c } else { x.clamp(-c, c) };
+    clip(head, HEAD_CLIP) + decoder_weight * clip(decoder, DECODER_CLIP)
+}
 
 /// The digit recogniser's three models' ONNX bytes.
 #[derive(Clone, PartialEq)]
@@ -128,26 +143,26 @@ impl DigitModel {
         Ok(self.encoder.run(&[&mel])?.remove(0))
     }
 
-    /// How well `heard` supports `challenge`, as the check decides it: the head's margin
-    /// ([`Recognition::margin`]) when it exceeds `accept_at`, otherwise the larger of it and
-    /// Whisper's decoder's margin on any window ([`Self::decoder_margin`], run only then: most
-    /// genuine readings skip the decoder's ~140 ms). Both are natural-log ratios against the best
-    /// competing reading, positive when the challenge beats them, so the result exceeds
-    /// `accept_at` exactly when either verifier's does (the check passes
-    /// [`crate::reading::DigitsConfig::min_margin`]). `language` picks the decoder's prompt and
-    /// ways of writing digits.
+    /// How well `heard` supports `challenge`, as the check scores it: the two verifiers'
+    /// margins fused ([`fuse`] with `config.decoder_weight`): the head's
+    /// ([`Recognition::margin`]) and Whisper's decoder's on any window
+    /// ([`Self::decoder_margin`], in `config.language`). The check passes above
+    /// `config.threshold(challenge.len())`. The decoder runs only when the head alone cannot
+    /// settle it (its score with the decoder's worst margin is at most that): most genuine
+    /// readings skip its ~140 ms, and then the result is that lower bound.
     pub fn margin(
         &self,
         heard: &Recognition,
         challenge: &str,
-        language: Language,
-        accept_at: f32,
+        config: &DigitsConfig,
     ) -> Result<f32> {
         let head = heard.margin(challenge);
-        if head > accept_at {
-            return Ok(head);
+        let settled = fuse(head, -DECODER_CLIP, config.decoder_weight);
+        if settled > config.threshold(challenge.len()) {
+            return Ok(settled);
         }
-        Ok(head.max(self.decoder_margin(heard, challenge, language)?))
+        let decoder = self.decoder_margin(heard, challenge, config.language)?;
+        Ok(fuse(head, decoder, config.decoder_weight))
     }
 
     /// Whisper's decoder's margin for `challenge` ([`DigitDecoder::margin`]): the best over
@@ -216,8 +231,8 @@ impl Recognition {
     /// log-likelihood ratio `log P(challenge) − max log P(competitor)` (natural log, CTC summed
     /// over alignments) where the competitors are every reading with one digit changed, one
     /// digit left out or two different digits swapped ([`competitors`]), and the beam search's
-    /// best readings. Positive when the challenge is the most likely of them; the check accepts
-    /// above [`crate::reading::DigitsConfig::min_margin`]. Finite: `f32::MIN` when the challenge
+    /// best readings. Positive when the challenge is the most likely of them; the check fuses
+    /// it with the decoder's ([`fuse`]). Finite: `f32::MIN` when the challenge
     /// is impossible (not digits, or longer than the audio allows).
     pub fn margin(&self, challenge: &str) -> f32 {
         let want = sequence_log_prob(&self.steps, challenge);
@@ -605,6 +620,20 @@ mod tests {
         assert!(unsure < 0.0 && sure < unsure, "{unsure} {sure}");
         assert!(r.margin("4829") < -5.0);
         assert_eq!(r.margin("48a"), f32::MIN);
+    }
+
+    #[test]
+    fn fusion_clips_each_margin_and_weighs_the_decoder() {
+        assert_eq!(fuse(3.0, 2.0, 1.5), 6.0);
+        // An impossible reading (f32::MIN) or NaN counts as the clipped worst, not as -inf.
+        assert_eq!(fuse(f32::MIN, 0.0, 1.5), -HEAD_CLIP);
+        assert_eq!(fuse(f32::NAN, f32::NAN, 1.0), -HEAD_CLIP - DECODER_CLIP);
+        assert_eq!(fuse(100.0, 100.0, 2.0), HEAD_CLIP + 2.0 * DECODER_CLIP);
+        // A head sure enough settles the score whatever the decoder says.
+        let w = DigitsConfig::new(Language::English).decoder_weight;
+        assert!(
+            fuse(HEAD_CLIP, -DECODER_CLIP, w) > DigitsConfig::new(Language::English).min_margin
+        );
     }
 
     #[test]

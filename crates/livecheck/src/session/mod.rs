@@ -257,7 +257,7 @@ impl Session {
                 }
                 let margin = match (self.machine.digits(), &self.machine.config().digits) {
                     (Some(challenge), Some(config)) => {
-                        model.margin(&recognition, challenge, config.language, config.min_margin)?
+                        model.margin(&recognition, challenge, config)?
                     }
                     _ => f32::MIN,
                 };
