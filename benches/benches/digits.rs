@@ -21,7 +21,7 @@
 //! Which clips those are depends on the shipped head; the bench prints them.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use livecheck::audio::digits::{recognise, DigitModel};
+use livecheck::audio::digits::{head_settles, recognise, DigitModel};
 use livecheck::sync::{check_sync, SyncConfig};
 use livecheck::{Engine, FrameRef, Language, ModelSet, PixelFormat};
 use livecheck_benches::{root, shared_data};
@@ -80,13 +80,7 @@ fn bench(c: &mut Criterion) {
     });
     let config = livecheck::DigitsConfig::new(Language::English);
     // The decoder is skipped when the head's margin settles the fused score on its own.
-    let settles = |head: f32, said: &str| {
-        livecheck::audio::digits::fuse(
-            head,
-            -livecheck::audio::digits::DECODER_CLIP,
-            config.decoder_weight,
-        ) > config.threshold(said.len())
-    };
+    let settles = |head: f32, said: &str| head_settles(head, said.len(), &config);
     let check = |audio: &[f32], mouth: &[(i64, f32)], said: &str| {
         let speech = vad.speech(audio).unwrap();
         let heard = recognise(model, audio, Some(&speech)).unwrap();

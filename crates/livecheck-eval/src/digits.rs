@@ -257,6 +257,15 @@ fn score(trials: &[&Trial]) -> Value {
     })
 }
 
+/// Every trial of the voices in `results` but the `i`-th (leave-one-voice-out calibration).
+fn others(results: &[(usize, Vec<Trial>)], i: usize) -> Vec<&Trial> {
+    results
+        .iter()
+        .filter(|(j, _)| *j != i)
+        .flat_map(|(_, t)| t)
+        .collect()
+}
+
 /// The one-digit-off false-accept rate the thresholds are calibrated for.
 const CALIBRATION_FA: f64 = 0.01;
 
@@ -349,12 +358,7 @@ fn lengths_table(
         let tau_all = threshold(&every, w, CALIBRATION_FA);
         let mut pooled: std::collections::BTreeMap<&str, [usize; 7]> = Default::default();
         for (i, trials) in &results {
-            let others: Vec<&Trial> = results
-                .iter()
-                .filter(|(j, _)| j != i)
-                .flat_map(|(_, t)| t)
-                .collect();
-            let Some(tau) = threshold(&others, w, CALIBRATION_FA) else {
+            let Some(tau) = threshold(&others(&results, *i), w, CALIBRATION_FA) else {
                 continue;
             };
             let count = |k: usize, tau: f32| {
@@ -425,12 +429,7 @@ fn calibrated_table(
     let mut per_voice = serde_json::Map::new();
     let mut pooled: std::collections::BTreeMap<&str, [usize; 4]> = Default::default();
     for (i, trials) in results {
-        let others: Vec<&Trial> = results
-            .iter()
-            .filter(|(j, _)| j != i)
-            .flat_map(|(_, t)| t)
-            .collect();
-        let Some((w, tau)) = calibrate(&others, CALIBRATION_FA) else {
+        let Some((w, tau)) = calibrate(&others(results, *i), CALIBRATION_FA) else {
             continue;
         };
         let count = |k: usize| {
@@ -726,34 +725,31 @@ fn grid(rec: &Recogniser, data: &Path) -> Result<Value, String> {
         let heard = rec.hear(&read_16k(
             &data.join(format!("grid_lipnet/wav16k/{name}.wav")),
         )?)?;
-        let score = |d: &str| {
-            rec.model
-                .margin(&heard, d, &config)
-                .map_err(|e| e.to_string())
-        };
-        let margin = score(digit)?;
-        // The same sentence against each of the nine digits it does not say.
+        // The sentence against every digit: both margins, and the full fused score (the check's
+        // decision; it only skips the decoder when the head settles it either way).
+        let mut scores = Vec::new();
         let mut wrong_accepted = Vec::new();
-        for d in (0..10).map(|d| d.to_string()).filter(|d| d != digit) {
-            if score(&d)? > tau {
+        let mut margin = f32::MIN;
+        for d in (0..10).map(|d| d.to_string()) {
+            let (head, decoder) = (
+                heard.margin(&d),
+                rec.model
+                    .decoder_margin(&heard, &d, config.language)
+                    .map_err(|e| e.to_string())?,
+            );
+            let fused = digits::fuse(head, decoder, config.decoder_weight);
+            if d == digit {
+                margin = fused;
+            } else if fused > tau {
                 wrong_accepted.push(d);
             }
+            scores.push([head, decoder]);
         }
         wrong += wrong_accepted.len();
-        let got = heard.digits.clone();
+        let got = heard.digits;
         verified += usize::from(margin > tau);
         exact += usize::from(got == digit);
         extra += got.len() - usize::from(got.contains(digit));
-        // Every digit's full fused score (no shortcut), for studying decision rules.
-        let mut scores = Vec::new();
-        for d in 0..10 {
-            let d = d.to_string();
-            let decoder = rec
-                .model
-                .decoder_margin(&heard, &d, Language::English)
-                .map_err(|e| e.to_string())?;
-            scores.push([heard.margin(&d), decoder]);
-        }
         rows.push(json!({"clip": name, "said": digit, "heard": got, "margin": margin, "wrong_digits_accepted": wrong_accepted, "head_decoder_by_digit": scores}));
     }
     Ok(json!({

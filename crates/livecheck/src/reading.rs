@@ -215,7 +215,7 @@ pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
     if reading.face_coverage < config.min_face_coverage {
         reasons.push(Reason::FaceLost);
     }
-    let verified = reading.margin > config.threshold(reading.challenge.chars().count()); // false for NaN
+    let verified = reading.margin > config.threshold(reading.challenge.len()); // false for NaN
     if !verified {
         reasons.push(Reason::WrongDigits);
     }

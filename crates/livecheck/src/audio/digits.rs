@@ -82,6 +82,13 @@ pub fn fuse(head: f32, decoder: f32, decoder_weight: f32) -> f32 {
     clip(head, HEAD_CLIP) + decoder_weight * clip(decoder, DECODER_CLIP)
 }
 
+/// Whether the head's margin alone decides a check of `challenge_len` digits in its favour:
+/// its score with the decoder's worst margin already exceeds `config.threshold`, so Whisper's
+/// decoder need not run ([`DigitModel::margin`]).
+pub fn head_settles(head: f32, challenge_len: usize, config: &DigitsConfig) -> bool {
+    fuse(head, -DECODER_CLIP, config.decoder_weight) > config.threshold(challenge_len)
+}
+
 /// The digit recogniser's three models' ONNX bytes.
 #[derive(Clone, PartialEq)]
 #[cfg_attr(feature = "uniffi", derive(uniffi::Record))]
@@ -157,9 +164,8 @@ impl DigitModel {
         config: &DigitsConfig,
     ) -> Result<f32> {
         let head = heard.margin(challenge);
-        let settled = fuse(head, -DECODER_CLIP, config.decoder_weight);
-        if settled > config.threshold(challenge.len()) {
-            return Ok(settled);
+        if head_settles(head, challenge.len(), config) {
+            return Ok(fuse(head, -DECODER_CLIP, config.decoder_weight));
         }
         let decoder = self.decoder_margin(heard, challenge, config.language)?;
         Ok(fuse(head, decoder, config.decoder_weight))
