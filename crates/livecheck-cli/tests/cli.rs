@@ -209,7 +209,9 @@ fn check_digits_passes_a_live_reader_and_fails_dubbed_audio() {
     assert_eq!(code, 0, "{err}");
     let v = &lines[0];
     assert_eq!(v["challenge"], "7");
-    assert_eq!(v["recognised"], "7", "{v}");
+    // The head hears the 7 (a carrier word may add a digit: GRID is no digit spotting, and the
+    // window takes in the whole sentence); the verification below is what decides.
+    assert!(v["recognised"].as_str().unwrap().contains('7'), "{v}");
     // Verified: the fused score above the default threshold for one digit
     // (`DigitsConfig::threshold(1)`).
     assert!(v["margin"].as_f64().unwrap() > -3.3, "{v}");

@@ -17,8 +17,9 @@
 //! reads the challenge as Whisper would write it.
 //!
 //! [`recognise`] places windows on the speech the VAD found
-//! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses),
-//! runs the models on each and decodes: CTC prefix beam search for the digit string (summing
+//! (consecutive segments share a window while they fit; a longer stretch is cut at its pauses;
+//! each window takes in the audio around its speech up to 6 s, so a digit the VAD missed beside
+//! the speech it found is still heard), runs the models on each and decodes: CTC prefix beam search for the digit string (summing
 //! over alignments), then the most likely alignment of that string for each digit's times.
 //!
 //! ```no_run
@@ -506,6 +507,11 @@ fn align(steps: &[[f32; CLASSES]], labels: &[usize]) -> Vec<(usize, usize, f32)>
 /// Sample ranges `[start, end)` of the windows to run over `len` samples: the speech segments
 /// (ms from the first sample), widened by a margin, grouped while a group fits one window;
 /// longer segments are cut into whole windows. `None` covers all the audio.
+///
+/// Each window then takes in as much of the audio around its speech as fits (centred on it,
+/// within the audio, never overlapping its neighbours): the encoder runs on a whole 6 s window
+/// anyway, and the VAD misses short or clipped digits next to the speech it found (a first or
+/// last digit said abruptly, a sung one), which a window cut at the VAD's edges would drop.
 pub fn plan_windows(len: usize, speech: Option<&[SpeechSegment]>) -> Vec<(usize, usize)> {
     let to_sample = |ms: i64| (ms.max(0) as usize * TARGET_RATE as usize / 1000).min(len);
     let spans: Vec<(usize, usize)> = match speech {
@@ -521,19 +527,28 @@ pub fn plan_windows(len: usize, speech: Option<&[SpeechSegment]>) -> Vec<(usize,
             .filter(|(a, b)| b > a)
             .collect(),
     };
-    let mut windows: Vec<(usize, usize)> = Vec::new();
+    let mut groups: Vec<(usize, usize)> = Vec::new();
     for (a, b) in spans {
-        match windows.last_mut() {
+        match groups.last_mut() {
             Some(w) if b <= w.0 + WINDOW => w.1 = w.1.max(b),
             _ => {
                 let mut start = a;
                 while b - start > WINDOW {
-                    windows.push((start, start + WINDOW));
+                    groups.push((start, start + WINDOW));
                     start += WINDOW;
                 }
-                windows.push((start, b));
+                groups.push((start, b));
             }
         }
+    }
+    let mut windows: Vec<(usize, usize)> = Vec::with_capacity(groups.len());
+    for (i, &(a, b)) in groups.iter().enumerate() {
+        let lo = windows.last().map_or(0, |w| w.1);
+        let hi = groups.get(i + 1).map_or(len, |g| g.0);
+        let free = WINDOW - (b - a);
+        let end = (a.saturating_sub(free / 2).max(lo) + WINDOW).min(hi).max(b);
+        let start = end.saturating_sub(WINDOW).min(a).max(lo);
+        windows.push((start, end));
     }
     windows
 }
@@ -685,31 +700,39 @@ mod tests {
     }
 
     #[test]
-    fn windows_follow_the_speech() {
+    fn windows_follow_the_speech_with_all_the_context_that_fits() {
         let len = 20 * 16_000;
         assert_eq!(plan_windows(len, Some(&[])), vec![]);
-        // two close segments share one window, margins included
+        // two close segments share one window (1.75 to 4.25 s with the margins), centred in
+        // the 6 s it takes; here it starts at the audio's start
         assert_eq!(
             plan_windows(len, Some(&[seg(1000, 2000), seg(2500, 4000)])),
-            vec![(12_000, 68_000)]
+            vec![(0, 96_000)]
         );
-        // a segment that would overflow the window opens a new one
+        // later speech: the window is centred on it
+        assert_eq!(
+            plan_windows(len, Some(&[seg(9750, 11_250)])),
+            vec![(120_000, 216_000)]
+        );
+        // a segment that would overflow the window opens a new one; the first window takes
+        // the context up to the second's speech, the second what is left after the first
         assert_eq!(
             plan_windows(len, Some(&[seg(1000, 2000), seg(6000, 8000)])),
-            vec![(12_000, 36_000), (92_000, 132_000)]
+            vec![(0, 92_000), (92_000, 188_000)]
         );
-        // a 13 s segment is cut into whole windows
+        // a 13 s segment is cut into whole windows, the last one widened backwards as far as
+        // the previous window allows and forwards into the rest of the audio
         let w = plan_windows(len, Some(&[seg(1000, 14_000)]));
         assert_eq!(
             w,
-            vec![(12_000, 108_000), (108_000, 204_000), (204_000, 228_000)]
+            vec![(12_000, 108_000), (108_000, 204_000), (204_000, 300_000)]
         );
         // no VAD: everything, in windows
         assert_eq!(
             plan_windows(100_000, None),
             vec![(0, 96_000), (96_000, 100_000)]
         );
-        // margins are clamped to the audio
+        // windows never run past the audio
         assert_eq!(
             plan_windows(16_000, Some(&[seg(0, 2000)])),
             vec![(0, 16_000)]

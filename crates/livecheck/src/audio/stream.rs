@@ -227,6 +227,17 @@ impl AudioBuffer {
         self.start_ms
     }
 
+    /// The index of the 16 kHz sample at the caller's time `t_ms`, clamped to the samples so
+    /// far (0 before any audio arrived).
+    pub fn index_at(&self, t_ms: i64) -> usize {
+        let Some(start) = self.start_ms else {
+            return 0;
+        };
+        let offset = i128::from(t_ms) - i128::from(start);
+        let index = offset.max(0) * i128::from(TARGET_RATE) / 1000;
+        index.min(self.samples.len() as i128) as usize
+    }
+
     /// Caller's time of 16 kHz sample `index`, ms.
     pub fn time_ms(&self, index: usize) -> Option<f64> {
         self.start_ms
@@ -279,6 +290,7 @@ mod tests {
     #[test]
     fn keys_audio_to_caller_time_and_fills_gaps() {
         let mut b = AudioBuffer::default();
+        assert_eq!(b.index_at(5000), 0, "no audio yet");
         // 100 ms chunks at 48 kHz starting at t = 1000 ms, then a 500 ms gap.
         let chunk = vec![0.25f32; 4800];
         b.push(&chunk, 48_000, 1000).unwrap();
@@ -291,6 +303,11 @@ mod tests {
         assert!((b.duration_ms() - 900.0).abs() < 1e-9);
         assert_eq!(b.samples().len(), 900 * 16);
         assert_eq!(b.time_ms(16_000), Some(2000.0));
+        // Caller's times back to sample indices, clamped to the audio.
+        assert_eq!(
+            [0, 1000, 1500, 1900, i64::MAX].map(|t| b.index_at(t)),
+            [0, 0, 8000, 14_400, 14_400]
+        );
         // The gap is silent, the chunk after it carries the signal.
         let at = |t: f64| b.samples()[((t - 1000.0) * 16.0) as usize];
         assert!(at(1500.0).abs() < 1e-3);

@@ -180,7 +180,7 @@ pub struct Heard {
     pub start_ms: i64,
     /// Speech segments on the caller's clock.
     pub speech: Vec<SpeechSegment>,
-    /// The recogniser's output over the speech of the reading phase only (as
+    /// The recogniser's output over the reading phase only (as
     /// [`super::Session::finish`] runs it: its steps decide [`Reading::margin`]); digit times on the
     /// caller's clock.
     pub recognition: digits::Recognition,
@@ -293,6 +293,17 @@ impl Machine {
             .filter(|s| s.end_ms > asked && s.start_ms < end)
             .copied()
             .collect()
+    }
+
+    /// The stretch of the caller's clock the recogniser hears, ms: from when the digits were
+    /// shown (or the start of `speech`, the reading's segments, if earlier) to the end of the
+    /// reading phase (or of `speech`, if later); `None` before the digits were shown.
+    pub fn reading_span(&self, speech: &[SpeechSegment]) -> Option<(i64, i64)> {
+        let asked = self.asked_ms.filter(|_| self.digits.is_some())?;
+        let end = self.reading_end.or(self.last_t).unwrap_or(asked);
+        let first = speech.iter().map(|s| s.start_ms).min().unwrap_or(asked);
+        let last = speech.iter().map(|s| s.end_ms).max().unwrap_or(end);
+        Some((asked.min(first), end.max(last)))
     }
 
     /// The attempt's settings.
@@ -851,6 +862,7 @@ mod tests {
         let config = SessionConfig::digits(Language::English).with_digits("4829");
         let mut m = Machine::new(config).unwrap();
         assert_eq!((m.digits(), m.challenge()), (Some("4829"), &[][..]));
+        assert_eq!(m.reading_span(&[]), None, "nothing shown, nothing to hear");
         let mut s = Script {
             t: 0,
             track: 1,
@@ -864,6 +876,14 @@ mod tests {
         assert_eq!(run_for(&mut m, &mut s, 1000, still).phase, Phase::Digits);
         let fb = run_for(&mut m, &mut s, 600, still);
         assert_eq!((fb.phase, fb.prompt), (Phase::Done, Prompt::Done));
+        // The recogniser hears from when the digits showed to the end of the reading, and all
+        // of a reading segment that began a little before the digits showed.
+        let (asked, end) = (m.asked_ms.unwrap(), m.reading_end.unwrap());
+        assert!(asked < 1200 && end >= 2600 + 1500, "{asked} {end}");
+        let reading = m.reading_speech(&[speech(100, 500), speech(1200, 2600)]);
+        assert_eq!(m.reading_span(&reading), Some((asked, end)));
+        let early = m.reading_speech(&[speech(asked - 300, asked + 200)]);
+        assert_eq!(m.reading_span(&early), Some((asked - 300, end)));
 
         // The right digits inside the speech (one more said before the digits showed is not
         // counted); no audio samples, so the sync has nothing to measure.

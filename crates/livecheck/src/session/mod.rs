@@ -25,7 +25,9 @@ mod machine;
 pub use config::{IdentityConfig, SessionConfig};
 pub use machine::{Feedback, Heard, Machine, Observation, ObservedFace, Phase};
 
-use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
+use crate::audio::{
+    digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad, TARGET_RATE,
+};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -243,17 +245,26 @@ impl Session {
                 buffer.finish()?;
                 let start_ms = buffer.start_ms().unwrap_or(0);
                 let speech = self.machine.reading_speech(&buffer.speech_segments());
+                // The recogniser hears the reading only (its windows take in the audio around
+                // the speech, which must not reach back into the alignment phase).
+                let (from, to) = self
+                    .machine
+                    .reading_span(&speech)
+                    .map(|(a, b)| (buffer.index_at(a), buffer.index_at(b)))
+                    .unwrap_or((0, 0));
+                let from_ms = start_ms + (from as i64 * 1000 / i64::from(TARGET_RATE));
                 let relative: Vec<SpeechSegment> = speech
                     .iter()
                     .map(|s| SpeechSegment {
-                        start_ms: s.start_ms - start_ms,
-                        end_ms: s.end_ms - start_ms,
+                        start_ms: s.start_ms - from_ms,
+                        end_ms: s.end_ms - from_ms,
                     })
                     .collect();
-                let mut recognition = digits::recognise(&model, buffer.samples(), Some(&relative))?;
+                let reading = &buffer.samples()[from..to.max(from)];
+                let mut recognition = digits::recognise(&model, reading, Some(&relative))?;
                 for d in &mut recognition.segments {
-                    d.start_ms += start_ms;
-                    d.end_ms += start_ms;
+                    d.start_ms += from_ms;
+                    d.end_ms += from_ms;
                 }
                 let margin = match (self.machine.digits(), &self.machine.config().digits) {
                     (Some(challenge), Some(config)) => {
