@@ -5,6 +5,7 @@
 mod common;
 
 use common::{crop, owned};
+use livecheck::audio::digits::{self, DigitSegment};
 use livecheck::audio::wav;
 use livecheck::{Error, Language, OwnedFrame, Reason, SessionConfig, Verdict};
 
@@ -50,6 +51,25 @@ fn a_live_reader_moves_the_lips_in_sync_with_the_voice() {
             r.recognised, r.margin, r.mouth_motion, r.face_coverage, r.sync.offset_ms, r.sync.confidence, v.reasons
         );
         assert!(!r.speech.is_empty(), "{name}: speech heard");
+        // Digit times are on the caller's clock (the audio was pushed from t = 0, the session
+        // recognises the reading only): the recogniser run on the whole recording on its own
+        // puts the said digit at the same time, within two steps.
+        assert_eq!(rate, 16_000, "{name}: the wav16k set");
+        let engine = common::engine().expect("checked above");
+        let (vad, model) = (engine.vad().unwrap(), engine.digits().unwrap());
+        let alone = digits::recognise(model, &audio, Some(&vad.speech(&audio).unwrap())).unwrap();
+        let said = |segments: &[DigitSegment]| {
+            segments
+                .iter()
+                .find(|d| d.digit.to_string() == digit)
+                .map(|d| d.start_ms)
+        };
+        if let (Some(in_session), Some(on_its_own)) = (said(&r.digits), said(&alone.segments)) {
+            assert!(
+                (in_session - on_its_own).abs() <= 2 * digits::STEP_MS as i64,
+                "{name}: {digit} at {in_session} ms in the session, {on_its_own} ms on its own"
+            );
+        }
         for bad in [
             Reason::NoSpeech,
             Reason::NoLipMotion,
