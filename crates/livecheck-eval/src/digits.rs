@@ -7,7 +7,7 @@
 //!   4 single-take voices, the two Debian voices that `models/whisper_digits/debian_voices.py`
 //!   provisions, 6 Mandarin voices: Yue Tan, Feng Jie, and Tux Paint's, yanyu's and gcin's two
 //!   (Liu, Chu Lo) that `models/whisper_digits/held_out_voices.py` provisions), read as challenges spliced from
-//!   the voice's isolated takes (150–400 ms gaps, 400 ms lead and trail, −60 dBFS noise
+//!   the voice's isolated takes (150–400 ms gaps, 400 ms lead (`--lead-ms`) and trail, −60 dBFS noise
 //!   floor). Each challenge is scored by [`Recognition::margin`] against itself (true
 //!   accept), against the same challenge with one digit changed, and against an unrelated one
 //!   (false accepts).
@@ -183,10 +183,10 @@ fn read_16k(path: &Path) -> Result<Vec<f32>, String> {
         .samples)
 }
 
-/// Splices one take per digit into a 16 kHz utterance.
-fn splice(takes: &[&Vec<f32>], rng: &mut Rng) -> Vec<f32> {
+/// Splices one take per digit into a 16 kHz utterance, `lead_ms` of silence before it.
+fn splice(takes: &[&Vec<f32>], lead_ms: usize, rng: &mut Rng) -> Vec<f32> {
     let ms = |n: usize| n * 16;
-    let mut out = vec![0.0; ms(400)];
+    let mut out = vec![0.0; ms(lead_ms)];
     for (i, t) in takes.iter().enumerate() {
         if i > 0 {
             out.extend(std::iter::repeat_n(0.0, ms(rng.range(150, 400))));
@@ -333,6 +333,7 @@ fn lengths_table(
     all: &[Voice],
     folds: &[Vec<String>],
     heads: &[PathBuf],
+    lead_ms: usize,
     table: &mut Vec<String>,
 ) -> Result<Value, String> {
     let defaults = DigitsConfig::new(Language::Auto);
@@ -352,6 +353,7 @@ fn lengths_table(
                 all,
                 &|v| held.contains(&v.id),
                 length,
+                lead_ms,
             )?);
         }
         let every: Vec<&Trial> = results.iter().flat_map(|(_, t)| t).collect();
@@ -638,6 +640,7 @@ fn voice_trials(
     voice: &Voice,
     seed: u64,
     length: usize,
+    lead_ms: usize,
 ) -> Result<Vec<Trial>, String> {
     let mut rng = Rng(seed);
     let have: Vec<usize> = (0..10).filter(|&d| !voice.takes[d].is_empty()).collect();
@@ -654,7 +657,7 @@ fn voice_trials(
             chosen.push(path);
         }
         let takes: Vec<&Vec<f32>> = chosen.iter().map(|p| &cache[p]).collect();
-        let audio = splice(&takes, &mut rng);
+        let audio = splice(&takes, lead_ms, &mut rng);
         let want: String = want.iter().map(|&d| char::from(b'0' + d as u8)).collect();
         let language = if voice.lang == "cmn" {
             Language::Mandarin
@@ -684,6 +687,7 @@ fn run_voices(
     all: &[Voice],
     keep: &dyn Fn(&Voice) -> bool,
     length: usize,
+    lead_ms: usize,
 ) -> Result<VoiceTrials, String> {
     let rec = base.with_head(head)?;
     let todo: Vec<usize> = (0..all.len()).filter(|&i| keep(&all[i])).collect();
@@ -698,7 +702,9 @@ fn run_voices(
                 let rec = &rec;
                 s.spawn(move || {
                     half.iter()
-                        .map(|&i| Ok((i, voice_trials(rec, &all[i], all[i].seed, length)?)))
+                        .map(|&i| {
+                            Ok((i, voice_trials(rec, &all[i], all[i].seed, length, lead_ms)?))
+                        })
                         .collect()
                 })
             })
@@ -964,7 +970,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             if !heads.iter().all(|h| h.exists()) {
                 return Err("no fold heads in models/whisper_digits/work (`cargo xtask train-digits` makes them)".into());
             }
-            let v = lengths_table(&rec, &all, &folds, &heads, &mut table)?;
+            let v = lengths_table(&rec, &all, &folds, &heads, opts.lead_ms, &mut table)?;
             report.insert("lengths".into(), v);
             return crate::print_report(opts, &table, report);
         }
@@ -972,7 +978,14 @@ pub fn run(opts: &Options) -> Result<(), String> {
             let mut results = Vec::new();
             for (k, (held, head)) in folds.iter().zip(&heads).enumerate() {
                 eprintln!("fold {k}: {} voices held out", held.len());
-                results.extend(run_voices(&rec, head, &all, &|v| held.contains(&v.id), 4)?);
+                results.extend(run_voices(
+                    &rec,
+                    head,
+                    &all,
+                    &|v| held.contains(&v.id),
+                    4,
+                    opts.lead_ms,
+                )?);
             }
             results.sort_by_key(|(i, _)| *i);
             let v = voice_table(
@@ -993,7 +1006,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             table.push(why.into());
             report.insert("leave_speakers_out".into(), json!({ "skipped": why }));
         }
-        let results = run_voices(&rec, &shipped_path, &all, &|_| true, 4)?;
+        let results = run_voices(&rec, &shipped_path, &all, &|_| true, 4, opts.lead_ms)?;
         let v = voice_table(
             "**Shipped head** (`models/digits.onnx`; trained on every voice except the GPL-licensed ones, marked unseen):",
             &all,

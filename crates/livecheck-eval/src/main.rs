@@ -22,6 +22,7 @@ const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity|soak 
        livecheck-eval sheet CLIP OUT_DIR   (blink-labelling contact sheets)
        digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync; lengths only when asked)
                     [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)
+                    [--lead-ms N] (silence before each spliced reading, default 400)
        soak only: [--minutes N] (default 10; memory of sessions on one engine)";
 
 /// Command-line options shared by the evaluations.
@@ -45,6 +46,9 @@ pub struct Options {
     pub variants: Option<String>,
     /// Only these voices of the digits evaluation (`--speakers fsdd_nicolas,…`; default all).
     pub speakers: Option<Vec<String>>,
+    /// Silence before the first digit of every spliced reading of the digits evaluation, ms
+    /// (`--lead-ms`; default 400): how long after the digits showed the reader starts.
+    pub lead_ms: usize,
     /// How long the soak runs (`--minutes`; default 10).
     pub minutes: Option<f64>,
 }
@@ -91,6 +95,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         cache: None,
         variants: None,
         speakers: None,
+        lead_ms: 400,
         minutes: None,
     };
     let mut command = None;
@@ -110,6 +115,16 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
             "--cache" => opts.cache = Some(value()?.into()),
             "--variants" => opts.variants = Some(value()?),
             "--speakers" => opts.speakers = Some(value()?.split(',').map(str::to_string).collect()),
+            "--lead-ms" => {
+                let v = value()?;
+                opts.lead_ms = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|&ms| ms <= 10_000)
+                    .ok_or(format!(
+                        "--lead-ms needs a number of ms up to 10000, got {v}"
+                    ))?
+            }
             "--minutes" => {
                 let v = value()?;
                 opts.minutes = Some(
