@@ -25,9 +25,7 @@ mod machine;
 pub use config::{IdentityConfig, SessionConfig};
 pub use machine::{Feedback, Heard, Machine, Observation, ObservedFace, Phase};
 
-use crate::audio::{
-    digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad, TARGET_RATE,
-};
+use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -252,7 +250,7 @@ impl Session {
                     .reading_span(&speech)
                     .map(|(a, b)| (buffer.index_at(a), buffer.index_at(b)))
                     .unwrap_or((0, 0));
-                let from_ms = start_ms + (from as i64 * 1000 / i64::from(TARGET_RATE));
+                let from_ms = buffer.time_ms(from).map_or(start_ms, |t| t as i64);
                 let relative: Vec<SpeechSegment> = speech
                     .iter()
                     .map(|s| SpeechSegment {
