@@ -203,31 +203,11 @@ def take_edges(x, rng):
     return x + dc, round(dc, 3)
 
 
-def voice_shift(x, semitones, alpha):
-    """The same take in another voice (WORLD analysis / resynthesis): F0 scaled by 2^(semitones/12), the
-    spectral envelope's frequency axis by `alpha` (vocal-tract length). A take in which WORLD finds under
-    20 % of its frames voiced is returned unchanged (resynthesis would whisper it)."""
-    import pyworld as pw
-    x64 = x.astype(np.float64)
-    f0, t = pw.dio(x64, SR, frame_period=5.0)
-    f0 = pw.stonemask(x64, f0, t, SR)
-    if np.mean(f0 > 0) < 0.2:
-        return x
-    sp = pw.cheaptrick(x64, f0, t, SR); ap = pw.d4c(x64, f0, t, SR)
-    k = np.arange(sp.shape[1], dtype=np.float64)
-    sp = np.stack([np.interp(k / alpha, k, row) for row in sp])
-    y = pw.synthesize(f0 * 2 ** (semitones / 12), sp, ap, SR, 5.0)[:len(x)]
-    return y / (np.abs(y).max() + 1e-9) * np.abs(x).max()
-
-
 def make_seq(spk, S, digits, rng, train):
     """Splice one take per digit of `spk`, 150-400 ms gaps (train 80-500 ms), into a 6 s window."""
     s = S[spk]
     parts, used, dcs = [], [], []
     speed = rng.uniform(0.85, 1.15) if (train and rng.random() < 0.8) else 1.0
-    # training, p 0.3: one other voice for the whole sequence (pitch -5..+12 semitones: deep to sung or
-    # child voices; vocal-tract length 0.9-1.12)
-    shift = (round(rng.uniform(-5, 12), 2), round(rng.uniform(0.9, 1.12), 3)) if (train and rng.random() < 0.3) else None
     for d in digits:
         takes = s["takes"][d]
         p, var = takes[rng.integers(len(takes))]
@@ -235,8 +215,6 @@ def make_seq(spk, S, digits, rng, train):
         if train:
             x = x * 10 ** (rng.uniform(-3, 3) / 20)
         x = x / (np.abs(x).max() + 1e-9)
-        if shift is not None:
-            x = voice_shift(x, *shift)
         if train:
             x, dc = take_edges(x, rng)
             if dc is not None:
@@ -257,8 +235,6 @@ def make_seq(spk, S, digits, rng, train):
     lead = min(lead, (N - len(y)) / SR - 0.1) if len(y) + lead * SR > N - 0.1 * SR else lead
     out = np.zeros(N); a = int(max(lead, 0) * SR); out[a:a + len(y)] = y
     info = dict(takes=used, lead=round(lead, 3), gaps=[round(g, 3) for g in gaps], speed=round(speed, 3))
-    if shift is not None:
-        info["voice_shift"] = shift
     if train:
         if dcs:
             info["take_dc"] = dcs
