@@ -183,21 +183,73 @@ fn read_16k(path: &Path) -> Result<Vec<f32>, String> {
         .samples)
 }
 
-/// Splices one take per digit into a 16 kHz utterance, `lead_ms` of silence before it.
-fn splice(takes: &[&Vec<f32>], lead_ms: usize, rng: &mut Rng) -> Vec<f32> {
+/// How the evaluation splices each reading.
+#[derive(Debug, Clone, Copy)]
+struct SpliceOpts {
+    /// Silence before the first digit, ms.
+    lead_ms: usize,
+    /// Pink noise this many dB below the speech (RMS over the takes), over the whole reading.
+    snr_db: Option<f32>,
+}
+
+impl SpliceOpts {
+    fn of(opts: &Options) -> Self {
+        SpliceOpts {
+            lead_ms: opts.lead_ms,
+            snr_db: opts.snr_db,
+        }
+    }
+}
+
+/// Splices one take per digit into a 16 kHz utterance, `how.lead_ms` of silence before it,
+/// with pink noise over it when `how.snr_db` is set (drawn from its own stream, so the
+/// challenges drawn from `rng` afterwards are those of the clean reading).
+fn splice(takes: &[&Vec<f32>], how: SpliceOpts, rng: &mut Rng) -> Vec<f32> {
     let ms = |n: usize| n * 16;
-    let mut out = vec![0.0; ms(lead_ms)];
+    let mut out = vec![0.0; ms(how.lead_ms)];
+    let (mut energy, mut n) = (0.0f64, 0usize);
     for (i, t) in takes.iter().enumerate() {
         if i > 0 {
             out.extend(std::iter::repeat_n(0.0, ms(rng.range(150, 400))));
         }
         out.extend_from_slice(t);
+        energy += t.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>();
+        n += t.len();
     }
     out.extend(std::iter::repeat_n(0.0, ms(400)));
     for s in &mut out {
         *s += 0.001 * rng.noise();
     }
+    if let Some(db) = how.snr_db {
+        let noise = pink_noise(out.len(), &mut Rng(rng.0 ^ 0x05ee_d0fa_015e));
+        let rms = |x: &[f32], e: f64| (e / x.len().max(1) as f64).sqrt();
+        let noise_rms = rms(&noise, noise.iter().map(|&s| f64::from(s).powi(2)).sum());
+        let speech_rms = (energy / n.max(1) as f64).sqrt();
+        let gain = (speech_rms / 10f64.powf(f64::from(db) / 20.0) / noise_rms.max(1e-12)) as f32;
+        for (s, z) in out.iter_mut().zip(noise) {
+            *s += gain * z;
+        }
+    }
     out
+}
+
+/// `n` samples of pink (1/f) noise: Paul Kellet's filter over uniform white noise.
+fn pink_noise(n: usize, rng: &mut Rng) -> Vec<f32> {
+    let mut b = [0.0f32; 7];
+    (0..n)
+        .map(|_| {
+            let w = rng.noise();
+            b[0] = 0.99886 * b[0] + w * 0.055_517_9;
+            b[1] = 0.99332 * b[1] + w * 0.075_075_9;
+            b[2] = 0.969 * b[2] + w * 0.153_852;
+            b[3] = 0.8665 * b[3] + w * 0.310_485_6;
+            b[4] = 0.55 * b[4] + w * 0.532_952_2;
+            b[5] = -0.7616 * b[5] - w * 0.016_898;
+            let p = b[..6].iter().sum::<f32>() + b[6] + w * 0.5362;
+            b[6] = w * 0.115_926;
+            p
+        })
+        .collect()
 }
 
 /// Sequence accuracy, digit error rate (edit distance over the challenge length), and the
@@ -333,7 +385,7 @@ fn lengths_table(
     all: &[Voice],
     folds: &[Vec<String>],
     heads: &[PathBuf],
-    lead_ms: usize,
+    how: SpliceOpts,
     table: &mut Vec<String>,
 ) -> Result<Value, String> {
     let defaults = DigitsConfig::new(Language::Auto);
@@ -353,7 +405,7 @@ fn lengths_table(
                 all,
                 &|v| held.contains(&v.id),
                 length,
-                lead_ms,
+                how,
             )?);
         }
         let every: Vec<&Trial> = results.iter().flat_map(|(_, t)| t).collect();
@@ -640,7 +692,7 @@ fn voice_trials(
     voice: &Voice,
     seed: u64,
     length: usize,
-    lead_ms: usize,
+    how: SpliceOpts,
 ) -> Result<Vec<Trial>, String> {
     let mut rng = Rng(seed);
     let have: Vec<usize> = (0..10).filter(|&d| !voice.takes[d].is_empty()).collect();
@@ -657,7 +709,7 @@ fn voice_trials(
             chosen.push(path);
         }
         let takes: Vec<&Vec<f32>> = chosen.iter().map(|p| &cache[p]).collect();
-        let audio = splice(&takes, lead_ms, &mut rng);
+        let audio = splice(&takes, how, &mut rng);
         let want: String = want.iter().map(|&d| char::from(b'0' + d as u8)).collect();
         let language = if voice.lang == "cmn" {
             Language::Mandarin
@@ -687,7 +739,7 @@ fn run_voices(
     all: &[Voice],
     keep: &dyn Fn(&Voice) -> bool,
     length: usize,
-    lead_ms: usize,
+    how: SpliceOpts,
 ) -> Result<VoiceTrials, String> {
     let rec = base.with_head(head)?;
     let todo: Vec<usize> = (0..all.len()).filter(|&i| keep(&all[i])).collect();
@@ -702,9 +754,7 @@ fn run_voices(
                 let rec = &rec;
                 s.spawn(move || {
                     half.iter()
-                        .map(|&i| {
-                            Ok((i, voice_trials(rec, &all[i], all[i].seed, length, lead_ms)?))
-                        })
+                        .map(|&i| Ok((i, voice_trials(rec, &all[i], all[i].seed, length, how)?)))
                         .collect()
                 })
             })
@@ -935,6 +985,18 @@ pub fn run(opts: &Options) -> Result<(), String> {
         digits::DECODER_CLIP
     )];
     let mut report = serde_json::Map::new();
+    let how = SpliceOpts::of(opts);
+    table.push(format!(
+        "Spliced readings: {} ms of silence before the first digit; {}.",
+        how.lead_ms,
+        how.snr_db.map_or("no added noise".into(), |db| format!(
+            "pink noise {db} dB below the speech"
+        ))
+    ));
+    report.insert(
+        "splice".into(),
+        json!({ "lead_ms": how.lead_ms, "snr_db": how.snr_db }),
+    );
 
     let lengths = opts.only.as_deref() == Some("lengths");
     if opts.wants("voices") || lengths {
@@ -970,7 +1032,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             if !heads.iter().all(|h| h.exists()) {
                 return Err("no fold heads in models/whisper_digits/work (`cargo xtask train-digits` makes them)".into());
             }
-            let v = lengths_table(&rec, &all, &folds, &heads, opts.lead_ms, &mut table)?;
+            let v = lengths_table(&rec, &all, &folds, &heads, how, &mut table)?;
             report.insert("lengths".into(), v);
             return crate::print_report(opts, &table, report);
         }
@@ -984,7 +1046,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
                     &all,
                     &|v| held.contains(&v.id),
                     4,
-                    opts.lead_ms,
+                    how,
                 )?);
             }
             results.sort_by_key(|(i, _)| *i);
@@ -1006,7 +1068,7 @@ pub fn run(opts: &Options) -> Result<(), String> {
             table.push(why.into());
             report.insert("leave_speakers_out".into(), json!({ "skipped": why }));
         }
-        let results = run_voices(&rec, &shipped_path, &all, &|_| true, 4, opts.lead_ms)?;
+        let results = run_voices(&rec, &shipped_path, &all, &|_| true, 4, how)?;
         let v = voice_table(
             "**Shipped head** (`models/digits.onnx`; trained on every voice except the GPL-licensed ones, marked unseen):",
             &all,
@@ -1128,6 +1190,50 @@ mod tests {
                 .count();
             assert!(n <= 2, "{held:?}");
         }
+    }
+
+    #[test]
+    fn splice_adds_noise_at_the_asked_level_and_keeps_the_challenges() {
+        let take: Vec<f32> = (0..8000).map(|i| 0.3 * (i as f32 * 0.07).sin()).collect();
+        let takes = [&take, &take];
+        let clean = SpliceOpts {
+            lead_ms: 400,
+            snr_db: None,
+        };
+        let (mut a, mut b) = (Rng(7), Rng(7));
+        let quiet = splice(&takes, clean, &mut a);
+        let noisy = splice(
+            &takes,
+            SpliceOpts {
+                snr_db: Some(10.0),
+                ..clean
+            },
+            &mut b,
+        );
+        // The same draws before and after: the challenges drawn next are the clean reading's.
+        assert_eq!(a.next(), b.next());
+        assert_eq!(quiet.len(), noisy.len());
+        let power =
+            |x: &[f32]| x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len() as f64;
+        let added: Vec<f32> = noisy.iter().zip(&quiet).map(|(n, q)| n - q).collect();
+        let snr = 10.0 * (power(&take) / power(&added)).log10();
+        assert!((snr - 10.0).abs() < 0.1, "{snr} dB");
+        // Pink: most of the noise's power passes a 1 kHz one-pole low-pass (white noise: a fifth).
+        let low = lowpass_share(&added);
+        assert!(low > 0.5, "{low}");
+    }
+
+    /// Share of the power of `x` (16 kHz) below ~1 kHz: a one-pole low-pass's output power over
+    /// the input's.
+    fn lowpass_share(x: &[f32]) -> f64 {
+        let a = (-2.0 * std::f64::consts::PI * 1000.0 / 16000.0).exp();
+        let mut y = 0.0;
+        let mut low = 0.0;
+        for &s in x {
+            y = a * y + (1.0 - a) * f64::from(s);
+            low += y * y;
+        }
+        low / x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>()
     }
 
     #[test]

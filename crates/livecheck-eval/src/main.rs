@@ -23,6 +23,7 @@ const USAGE: &str = "usage: livecheck-eval actions|digits|attacks|identity|soak 
        digits only: [--voices DIR] (the Debian voices; sets: voices, grid, sync; lengths only when asked)
                     [--speakers ID,ID] (only these voices, e.g. gcompris_zh_fengjie,fsdd_nicolas)
                     [--lead-ms N] (silence before each spliced reading, default 400)
+                    [--snr-db N] (pink noise N dB below the speech of each spliced reading)
        soak only: [--minutes N] (default 10; memory of sessions on one engine)";
 
 /// Command-line options shared by the evaluations.
@@ -49,6 +50,9 @@ pub struct Options {
     /// Silence before the first digit of every spliced reading of the digits evaluation, ms
     /// (`--lead-ms`; default 400): how long after the digits showed the reader starts.
     pub lead_ms: usize,
+    /// Pink noise added to every spliced reading of the digits evaluation, dB below the speech
+    /// (`--snr-db`; default none): a room, a street, a television behind the reader.
+    pub snr_db: Option<f32>,
     /// How long the soak runs (`--minutes`; default 10).
     pub minutes: Option<f64>,
 }
@@ -96,6 +100,7 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
         variants: None,
         speakers: None,
         lead_ms: 400,
+        snr_db: None,
         minutes: None,
     };
     let mut command = None;
@@ -124,6 +129,17 @@ fn parse(args: &[String]) -> Result<(String, Options), String> {
                     .ok_or(format!(
                         "--lead-ms needs a number of ms up to 10000, got {v}"
                     ))?
+            }
+            "--snr-db" => {
+                let v = value()?;
+                opts.snr_db = Some(
+                    v.parse::<f32>()
+                        .ok()
+                        .filter(|db| (-20.0..=60.0).contains(db))
+                        .ok_or(format!(
+                            "--snr-db needs a number of dB from -20 to 60, got {v}"
+                        ))?,
+                )
             }
             "--minutes" => {
                 let v = value()?;
