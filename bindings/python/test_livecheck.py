@@ -408,6 +408,7 @@ class Digits(unittest.TestCase):
         self.assertGreater(r.margin, -3.3)  # the fused score's default threshold for one digit
         self.assertTrue(r.speech and r.sync.in_sync, r)
         self.assertGreater(r.mouth_motion, 0.04)
+        self.assertGreater(r.snr_db, 20.0)  # a studio recording: the voice far above its background
 
     def test_dubbed_audio_fails_as_out_of_sync(self):
         s = engine().new_session(lc.SessionOptions(

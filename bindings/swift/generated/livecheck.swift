@@ -1504,6 +1504,12 @@ public struct Reading: Equatable, Hashable {
      */
     public var faceCoverage: Float
     /**
+     * How far the voice stood above the background over the reading, dB
+     * ([`crate::audio::envelope::level_spread_db`] of the audio the recogniser heard: its loud
+     * frames over its quiet ones, about 60 over digital silence).
+     */
+    public var snrDb: Float
+    /**
      * Lip/audio synchrony.
      */
     public var sync: SyncResult
@@ -1539,6 +1545,11 @@ public struct Reading: Equatable, Hashable {
          * Share of the frames inside speech that showed the face.
          */faceCoverage: Float, 
         /**
+         * How far the voice stood above the background over the reading, dB
+         * ([`crate::audio::envelope::level_spread_db`] of the audio the recogniser heard: its loud
+         * frames over its quiet ones, about 60 over digital silence).
+         */snrDb: Float, 
+        /**
          * Lip/audio synchrony.
          */sync: SyncResult) {
         self.challenge = challenge
@@ -1549,6 +1560,7 @@ public struct Reading: Equatable, Hashable {
         self.speech = speech
         self.mouthMotion = mouthMotion
         self.faceCoverage = faceCoverage
+        self.snrDb = snrDb
         self.sync = sync
     }
 
@@ -1576,6 +1588,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
                 speech: FfiConverterSequenceTypeSpeechSegment.read(from: &buf), 
                 mouthMotion: FfiConverterFloat.read(from: &buf), 
                 faceCoverage: FfiConverterFloat.read(from: &buf), 
+                snrDb: FfiConverterFloat.read(from: &buf), 
                 sync: FfiConverterTypeSyncResult.read(from: &buf)
         )
     }
@@ -1589,6 +1602,7 @@ public struct FfiConverterTypeReading: FfiConverterRustBuffer {
         FfiConverterSequenceTypeSpeechSegment.write(value.speech, into: &buf)
         FfiConverterFloat.write(value.mouthMotion, into: &buf)
         FfiConverterFloat.write(value.faceCoverage, into: &buf)
+        FfiConverterFloat.write(value.snrDb, into: &buf)
         FfiConverterTypeSyncResult.write(value.sync, into: &buf)
     }
 }
@@ -2664,6 +2678,11 @@ public enum Reason: Equatable, Hashable {
      * The face does not match the registered photo (1:1 match).
      */
     case notThePerson
+    /**
+     * Digits challenge: the voice stood too little above the background noise for the digits
+     * to be checked reliably (ask the reader to move somewhere quieter and try again).
+     */
+    case tooNoisy
 
 
 
@@ -2706,6 +2725,8 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         case 10: return .repeatedFrames
         
         case 11: return .notThePerson
+        
+        case 12: return .tooNoisy
         
         default: throw UniffiInternalError.unexpectedEnumCase
         }
@@ -2757,6 +2778,10 @@ public struct FfiConverterTypeReason: FfiConverterRustBuffer {
         
         case .notThePerson:
             writeInt(&buf, Int32(11))
+        
+        
+        case .tooNoisy:
+            writeInt(&buf, Int32(12))
         
         }
     }

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use livecheck::audio::digits::{self, DigitModel, DigitModelBytes, Recognition};
 use livecheck::audio::vad::VadModel;
-use livecheck::audio::{wav, SpeechSegment};
+use livecheck::audio::{envelope, wav, SpeechSegment};
 use livecheck::sync::{check_sync, SyncConfig, SyncResult};
 use livecheck::{DigitsConfig, Engine, Language};
 use serde_json::{json, Value};
@@ -118,13 +118,16 @@ struct Trial {
     unrelated: f32,
     head: [f32; 3],
     decoder: [f32; 3],
+    /// The reading's loud frames over its quiet ones, dB ([`envelope::level_spread_db`]).
+    spread_db: f32,
 }
 
 impl Trial {
-    /// Scores `r` (heard by `rec`, read in `language`) for `want`; the impostor challenges draw
-    /// their digits from `have`.
+    /// Scores `r` (`audio` heard by `rec`, read in `language`) for `want`; the impostor
+    /// challenges draw their digits from `have`.
     fn new(
         want: String,
+        audio: &[f32],
         r: &Recognition,
         rec: &Recogniser,
         language: Language,
@@ -170,6 +173,7 @@ impl Trial {
             unrelated: both[2],
             head,
             decoder,
+            spread_db: envelope::level_spread_db(audio, 16_000),
             heard: r.digits.clone(),
             want,
         })
@@ -306,7 +310,20 @@ fn score(trials: &[&Trial]) -> Value {
         "min_margin": tau,
         "margin_sweep": sweep,
         "examples_rejected": misses,
+        "level_spread_db": {
+            "p10": quantile(trials.iter().map(|t| t.spread_db), 0.1),
+            "median": quantile(trials.iter().map(|t| t.spread_db), 0.5),
+        },
     })
+}
+
+/// The `p` quantile of `values` (nearest rank; 0 when empty).
+fn quantile(values: impl Iterator<Item = f32>, p: f32) -> f32 {
+    let mut v: Vec<f32> = values.collect();
+    v.sort_by(f32::total_cmp);
+    v.get(((v.len().max(1) - 1) as f32 * p).round() as usize)
+        .copied()
+        .unwrap_or(0.0)
 }
 
 /// Every trial of the voices in `results` but the `i`-th (leave-one-voice-out calibration).
@@ -718,6 +735,7 @@ fn voice_trials(
         };
         trials.push(Trial::new(
             want,
+            &audio,
             &rec.hear(&audio)?,
             rec,
             language,
@@ -930,7 +948,7 @@ fn voice_table(
         // calibrating decision rules offline without rerunning the recogniser.
         s["trials"] = trials
             .iter()
-            .map(|t| json!([t.want, t.heard, t.head, t.decoder]))
+            .map(|t| json!([t.want, t.heard, t.head, t.decoder, t.spread_db]))
             .collect();
         table.push(row(&format!("{} ({}{})", v.id, v.lang, note(v)), &s));
         per_voice.insert(v.id.clone(), s);

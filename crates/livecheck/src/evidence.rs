@@ -710,6 +710,7 @@ mod tests {
                 speech: vec![],
                 mouth_motion: 0.25,
                 face_coverage: 1.0,
+                snr_db: 40.0,
                 sync: crate::SyncResult {
                     offset_ms: 40,
                     confidence: 0.5,

@@ -72,6 +72,10 @@ pub struct DigitsConfig {
     /// Weight of Whisper's decoder's margin against the head's in the fused score (default
     /// 1.6, fitted with `min_margin` by logistic regression on the same trials).
     pub decoder_weight: f32,
+    /// Least [`Reading::snr_db`]: below it the reading fails as [`Reason::TooNoisy`] whatever
+    /// was heard, since in loud noise the verifiers accept readings with a digit wrong more
+    /// often than `min_margin` was calibrated for (`cargo xtask eval digits --snr-db N`).
+    pub min_snr_db: f32,
     /// Least spread (90th minus 10th percentile) of the mouth opening over the frames inside
     /// speech: below it the lips did not move while the voice spoke.
     pub min_mouth_motion: f32,
@@ -82,6 +86,13 @@ pub struct DigitsConfig {
     /// Lip/audio synchrony settings.
     pub sync: SyncConfig,
 }
+
+/// The default [`DigitsConfig::min_snr_db`], dB: midway between the spliced leave-speakers-out
+/// readings under pink noise 10 dB below the speech (which read 14.1–14.9 dB at their 1st
+/// percentile and keep the one-digit-off accepts at 1.1–1.7 %) and 5 dB below it (11.9–13.0 dB
+/// at their median; 2.0–3.2 % one-digit-off accepts without the rule, 0.2 % with it). `cargo
+/// xtask eval digits --only voices --snr-db N`, 2026-12-05.
+pub const MIN_SNR_DB: f32 = 13.0;
 
 /// How much higher the threshold is for each digit a challenge has below four
 /// ([`DigitsConfig::threshold`]).
@@ -110,6 +121,7 @@ impl DigitsConfig {
             min_speech_ms: 300,
             min_margin: -13.2,
             decoder_weight: 1.6,
+            min_snr_db: MIN_SNR_DB,
             min_mouth_motion: 0.04,
             min_face_coverage: 0.7,
             vad: VadConfig::default(),
@@ -134,10 +146,11 @@ impl DigitsConfig {
         }
         if !(self.min_mouth_motion >= 0.0
             && (0.0..=1.0).contains(&self.min_face_coverage)
-            && self.min_margin.is_finite())
+            && self.min_margin.is_finite()
+            && self.min_snr_db.is_finite())
         {
             return Err(Error::InvalidConfig(
-                "min_mouth_motion must be >= 0, min_face_coverage within 0..=1 and min_margin finite"
+                "min_mouth_motion must be >= 0, min_face_coverage within 0..=1 and min_margin and min_snr_db finite"
                     .into(),
             ));
         }
@@ -176,6 +189,10 @@ pub struct Reading {
     pub mouth_motion: f32,
     /// Share of the frames inside speech that showed the face.
     pub face_coverage: f32,
+    /// How far the voice stood above the background over the reading, dB
+    /// ([`crate::audio::envelope::level_spread_db`] of the audio the recogniser heard: its loud
+    /// frames over its quiet ones, about 60 over digital silence).
+    pub snr_db: f32,
     /// Lip/audio synchrony.
     pub sync: SyncResult,
 }
@@ -205,8 +222,8 @@ pub fn mouth_in_speech(frames: &[MouthSample], speech: &[SpeechSegment]) -> (f32
 }
 
 /// The reasons the reading fails, in a fixed order: no speech; otherwise the face missing,
-/// the wrong digits, lips that did not move, and (only when they did) lips out of step with
-/// the voice.
+/// the voice too close to the noise (then the digits are not judged) or the wrong digits,
+/// lips that did not move, and (only when they did) lips out of step with the voice.
 pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
     let speech_ms: i64 = reading.speech.iter().map(|s| s.duration_ms()).sum();
     if speech_ms < config.min_speech_ms.max(1) {
@@ -217,7 +234,10 @@ pub fn judge(reading: &Reading, config: &DigitsConfig) -> Vec<Reason> {
         reasons.push(Reason::FaceLost);
     }
     let verified = reading.margin > config.threshold(reading.challenge.len()); // false for NaN
-    if !verified {
+    let clear = reading.snr_db >= config.min_snr_db; // false for NaN
+    if !clear {
+        reasons.push(Reason::TooNoisy);
+    } else if !verified {
         reasons.push(Reason::WrongDigits);
     }
     if reading.mouth_motion < config.min_mouth_motion {
@@ -249,6 +269,7 @@ mod tests {
             speech: vec![seg(1000, 3000)],
             mouth_motion: motion,
             face_coverage: coverage,
+            snr_db: 40.0,
             sync: SyncResult {
                 offset_ms: 40,
                 confidence: if in_sync { 0.6 } else { 0.1 },
@@ -295,6 +316,21 @@ mod tests {
         let mut silent = reading("", 0.0, 0.0, false);
         silent.speech.clear();
         assert_eq!(judge(&silent, &c), [Reason::NoSpeech]);
+        // A voice barely above the noise: not judged, whatever was heard; NaN counts as noise.
+        for snr_db in [c.min_snr_db - 0.5, f32::NAN] {
+            for heard in ["4829", "4828"] {
+                let noisy = Reading {
+                    snr_db,
+                    ..reading(heard, 0.2, 1.0, true)
+                };
+                assert_eq!(judge(&noisy, &c), [Reason::TooNoisy], "{heard} {snr_db}");
+            }
+        }
+        let just = Reading {
+            snr_db: c.min_snr_db,
+            ..reading("4829", 0.2, 1.0, true)
+        };
+        assert!(judge(&just, &c).is_empty());
     }
 
     #[test]
@@ -334,6 +370,10 @@ mod tests {
             },
             DigitsConfig {
                 decoder_weight: f32::NAN,
+                ..ok.clone()
+            },
+            DigitsConfig {
+                min_snr_db: f32::NAN,
                 ..ok.clone()
             },
         ] {

@@ -29,6 +29,9 @@ pub enum Reason {
     RepeatedFrames,
     /// The face does not match the registered photo (1:1 match).
     NotThePerson,
+    /// Digits challenge: the voice stood too little above the background noise for the digits
+    /// to be checked reliably (ask the reader to move somewhere quieter and try again).
+    TooNoisy,
 }
 
 impl Reason {
@@ -46,6 +49,7 @@ impl Reason {
             Reason::FaceLost => "face_lost",
             Reason::RepeatedFrames => "repeated_frames",
             Reason::NotThePerson => "not_the_person",
+            Reason::TooNoisy => "too_noisy",
         }
     }
 }

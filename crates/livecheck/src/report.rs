@@ -37,6 +37,7 @@ pub fn verdict_json(v: &Verdict, challenge: serde_json::Value) -> serde_json::Va
         "speech": v.reading.as_ref().map(|r| r.speech.iter().map(|s| [s.start_ms, s.end_ms]).collect::<Vec<_>>()),
         "mouth_motion": v.reading.as_ref().map(|r| r3(r.mouth_motion)),
         "face_coverage": v.reading.as_ref().map(|r| r3(r.face_coverage)),
+        "snr_db": v.reading.as_ref().map(|r| r3(r.snr_db)),
         "sync": v.reading.as_ref().map(|r| json!({
             "offset_ms": r.sync.offset_ms,
             "confidence": r3(r.sync.confidence),

@@ -70,8 +70,15 @@ fn a_live_reader_moves_the_lips_in_sync_with_the_voice() {
                 "{name}: {digit} at {in_session} ms in the session, {on_its_own} ms on its own"
             );
         }
+        // A studio recording: the voice far above the background.
+        assert!(
+            r.snr_db > livecheck::reading::MIN_SNR_DB + 10.0,
+            "{name}: {} dB",
+            r.snr_db
+        );
         for bad in [
             Reason::NoSpeech,
+            Reason::TooNoisy,
             Reason::NoLipMotion,
             Reason::OutOfSync,
             Reason::FaceLost,
@@ -91,6 +98,41 @@ fn a_live_reader_moves_the_lips_in_sync_with_the_voice() {
         assert_eq!(v.passed, accepted, "{name}: {:?}", v.reasons);
         assert_eq!(v.reasons.contains(&Reason::WrongDigits), !accepted);
     }
+}
+
+#[test]
+fn a_reading_drowned_in_noise_is_too_noisy_not_wrong() {
+    let Some(_) = common::engine() else { return };
+    let (Some(frames), Some((mut audio, rate))) =
+        (common::grid_video("brbk7n"), grid_audio("brbk7n"))
+    else {
+        return;
+    };
+    // White noise as loud as the sentence (0 dB: a loud street, a television beside the
+    // phone).
+    let rms = |x: &[f32]| (x.iter().map(|s| s * s).sum::<f32>() / x.len() as f32).sqrt();
+    let level = rms(&audio);
+    let mut state = 7u32;
+    let noise: Vec<f32> = (0..audio.len())
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+        })
+        .collect();
+    let gain = level / rms(&noise);
+    for (s, n) in audio.iter_mut().zip(&noise) {
+        *s += gain * n;
+    }
+    let v = run("7", frames, &audio, rate);
+    let r = v.reading.as_ref().expect("the reading started");
+    eprintln!(
+        "brbk7n at 0 dB: {:.1} dB over the background, heard {:?}, reasons {:?}",
+        r.snr_db, r.recognised, v.reasons
+    );
+    assert!(!v.passed);
+    assert!(r.snr_db < livecheck::reading::MIN_SNR_DB, "{}", r.snr_db);
+    assert!(v.reasons.contains(&Reason::TooNoisy), "{:?}", v.reasons);
+    assert!(!v.reasons.contains(&Reason::WrongDigits), "{:?}", v.reasons);
 }
 
 #[test]

@@ -179,6 +179,7 @@ fn reason_words(r: Reason, chinese: bool) -> &'static str {
         Reason::FaceLost => "人脸离开画面",
         Reason::RepeatedFrames => "画面静止或重复",
         Reason::NotThePerson => "不是本人",
+        Reason::TooNoisy => "环境太吵，请到安静的地方再试",
     }
 }
 

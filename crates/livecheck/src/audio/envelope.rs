@@ -88,6 +88,21 @@ pub fn log_rms(samples: &[f32], sample_rate: u32, hop_ms: f64, window_ms: f64) -
     env
 }
 
+/// How far the loud frames of `samples` stand above the quiet ones, dB: the 95th percentile of
+/// their levels ([`log_rms`], 32 ms windows every 10 ms) minus the 10th. A reading has pauses
+/// (before the first digit, between digits), so its quiet frames are the background: this is
+/// the speech's level over the noise behind it, about 60 dB for speech over digital silence,
+/// near 0 when noise drowns it. 0 for audio shorter than 100 ms.
+pub fn level_spread_db(samples: &[f32], sample_rate: u32) -> f32 {
+    if (samples.len() as f64) < f64::from(sample_rate) * 0.1 {
+        return 0.0;
+    }
+    let mut levels = log_rms(samples, sample_rate, 10.0, 32.0).values;
+    levels.sort_by(f32::total_cmp);
+    let q = |p: f32| levels[((levels.len() - 1) as f32 * p).round() as usize];
+    q(0.95) - q(0.10)
+}
+
 /// `samples` band-limited to `low_hz..high_hz` (`None`: no upper edge): second-order
 /// Butterworth high-pass and low-pass sections, each run forward then backward, so the result
 /// has no phase delay (time-aligned with the input) and 24 dB/octave skirts. An edge that is
@@ -170,6 +185,38 @@ mod tests {
         let mid = env.at(995.0).unwrap();
         assert!(mid < env.values[99] && mid > env.values[100]);
         assert!(log_rms(&[], 16_000, 10.0, 20.0).values.is_empty());
+    }
+
+    #[test]
+    fn level_spread_is_the_tone_over_the_background() {
+        // Half a second of a 1 kHz tone (-3 dBFS) then half a second of pause, four times,
+        // over a steady hiss at -43 dBFS (uniform noise: RMS = amplitude / sqrt 3).
+        let mut state = 1u32;
+        let hiss: Vec<f32> = (0..64_000)
+            .map(|_| {
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+            })
+            .collect();
+        let with_hiss = |amplitude: f32| -> Vec<f32> {
+            (0..64_000)
+                .map(|i| {
+                    let on = (i / 8_000) % 2 == 0;
+                    let tone = (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 16_000.0).sin();
+                    let tone = if on { tone } else { 0.0 };
+                    tone + amplitude * hiss[i]
+                })
+                .collect()
+        };
+        let a = 10f32.powf(-43.0 / 20.0) * 3f32.sqrt();
+        let spread = level_spread_db(&with_hiss(a), 16_000);
+        assert!((spread - 40.0).abs() < 1.0, "{spread}");
+        // Ten times the hiss: 20 dB less.
+        let loud = level_spread_db(&with_hiss(10.0 * a), 16_000);
+        assert!((spread - loud - 20.0).abs() < 1.0, "{spread} {loud}");
+        // Over digital silence the floor caps it; too short to tell: 0.
+        assert!((level_spread_db(&with_hiss(0.0), 16_000) - 77.0).abs() < 0.5);
+        assert_eq!(level_spread_db(&[0.5; 1_000], 16_000), 0.0);
     }
 
     #[test]

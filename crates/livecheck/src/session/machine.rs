@@ -187,6 +187,10 @@ pub struct Heard {
     /// The verifiers' margin for the challenge, as [`crate::audio::DigitModel::margin`]
     /// decides it; `f32::MIN` when nothing was recognised. It becomes [`Reading::margin`].
     pub margin: f32,
+    /// The voice over the background in the audio the recogniser heard, dB
+    /// ([`crate::audio::envelope::level_spread_db`]; 0 without audio). It becomes
+    /// [`Reading::snr_db`].
+    pub snr_db: f32,
 }
 
 impl Drop for Heard {
@@ -206,6 +210,7 @@ impl Default for Heard {
             speech: Vec::new(),
             recognition: digits::Recognition::default(),
             margin: f32::MIN,
+            snr_db: 0.0,
         }
     }
 }
@@ -599,6 +604,7 @@ impl Machine {
             speech,
             mouth_motion,
             face_coverage,
+            snr_db: heard.snr_db,
             sync,
         };
         self.reasons.extend(reading::judge(&reading, &config));
@@ -900,6 +906,7 @@ mod tests {
                 encoded: Vec::new(),
             },
             margin: 3.0,
+            snr_db: 40.0,
         };
         let v = m.finish_with_audio(&heard).unwrap();
         let r = v.reading.expect("the reading ran");

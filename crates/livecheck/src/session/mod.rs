@@ -25,7 +25,7 @@ mod machine;
 pub use config::{IdentityConfig, SessionConfig};
 pub use machine::{Feedback, Heard, Machine, Observation, ObservedFace, Phase};
 
-use crate::audio::{digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
+use crate::audio::{self, digits, AudioBuffer, AudioBufferConfig, DigitModel, SpeechSegment, Vad};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::error::{Error, Result};
@@ -271,6 +271,7 @@ impl Session {
                     _ => f32::MIN,
                 };
                 Heard {
+                    snr_db: audio::envelope::level_spread_db(reading, audio::TARGET_RATE),
                     samples: buffer.samples().to_vec(),
                     start_ms,
                     speech,
