@@ -226,8 +226,8 @@ fn splice(takes: &[&Vec<f32>], how: SpliceOpts, rng: &mut Rng) -> Vec<f32> {
     }
     if let Some(db) = how.snr_db {
         let noise = pink_noise(out.len(), &mut Rng(rng.0 ^ 0x05ee_d0fa_015e));
-        let rms = |x: &[f32], e: f64| (e / x.len().max(1) as f64).sqrt();
-        let noise_rms = rms(&noise, noise.iter().map(|&s| f64::from(s).powi(2)).sum());
+        let noise_energy: f64 = noise.iter().map(|&s| f64::from(s).powi(2)).sum();
+        let noise_rms = (noise_energy / noise.len().max(1) as f64).sqrt();
         let speech_rms = (energy / n.max(1) as f64).sqrt();
         let gain = (speech_rms / 10f64.powf(f64::from(db) / 20.0) / noise_rms.max(1e-12)) as f32;
         for (s, z) in out.iter_mut().zip(noise) {
