@@ -12,6 +12,7 @@
 //! - `margin`: the challenge verified by the head against its competing readings (CTC);
 //! - `decoder`: the challenge verified by Whisper's decoder (one run, three ways of writing it);
 //! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
+//! - `snr`: the voice over the background (`envelope::level_spread_db`, the `too_noisy` bar);
 //! - `check`: all of them, as the session runs them, on a reading the head alone does not
 //!   verify, so Whisper's decoder runs too: the first GRID clip whose own digit the head defers
 //!   on, or else `lbax4n` asked for "5" (a wrong digit: the head rejects it, the decoder runs);
@@ -22,6 +23,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use livecheck::audio::digits::{head_settles, recognise, DigitModel};
+use livecheck::audio::envelope::level_spread_db;
 use livecheck::sync::{check_sync, SyncConfig};
 use livecheck::{Engine, FrameRef, Language, ModelSet, PixelFormat};
 use livecheck_benches::{root, shared_data};
@@ -78,6 +80,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function("sync", |b| {
         b.iter(|| check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap())
     });
+    g.bench_function("snr", |b| b.iter(|| level_spread_db(&audio, 16_000)));
     let config = livecheck::DigitsConfig::new(Language::English);
     // The decoder is skipped when the head's margin settles the fused score on its own.
     let settles = |head: f32, said: &str| head_settles(head, said.len(), &config);
@@ -86,7 +89,7 @@ fn bench(c: &mut Criterion) {
         let heard = recognise(model, audio, Some(&speech)).unwrap();
         let margin = model.margin(&heard, said, &config).unwrap();
         let s = check_sync(mouth, audio, 0, Some(&speech), &sync).unwrap();
-        (margin, s)
+        (margin, s, level_spread_db(audio, 16_000))
     };
     // Each GRID clip with the digit it says (the sentence's fifth word, the name's fifth letter).
     let readings: Vec<(&str, String, f32)> = ["lbax4n", "bbaf2n", "brbk7n", "lbbc2a", "lrwp9a"]
