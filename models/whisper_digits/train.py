@@ -83,10 +83,13 @@ def train(Ftr, Ltr, spk_tr, tag, mon=None):
     epochs), or leaves it so late that the decaying learning rate leaves the head under-trained (the
     shipped head of 2026-12-04's first run: out of the plateau at epoch 7, loss 1.22 at the end, where
     every fold ended at 0.12-0.47). Rules, on the training loss only: if the loss is still > 5 after
-    epoch 7, or above 1.0 after the last epoch, restart with the next seed (at most 2 restarts)."""
-    for attempt in range(3):
-        W, log, ok = _train(Ftr, Ltr, spk_tr, tag, mon, SEED + 1000 * attempt)
-        under_trained = ok and log[-1]["loss"] > 1.0 and attempt < 2   # the last attempt is kept
+    epoch 7, or above 1.0 after the last epoch, restart with the next seed (at most ATTEMPTS - 1
+    restarts). The last attempt is never cut short and is kept whatever its loss (until 2026-12-05
+    it was cut short too, and a fold stuck three times crashed with no weights to save)."""
+    for attempt in range(ATTEMPTS):
+        last = attempt == ATTEMPTS - 1
+        W, log, ok = _train(Ftr, Ltr, spk_tr, tag, mon, SEED + 1000 * attempt, give_up=not last)
+        under_trained = ok and log[-1]["loss"] > 1.0 and not last
         if ok and not under_trained:
             break
         print(tag, f"stuck in the blank plateau or under-trained (attempt {attempt}), restarting with another seed", flush=True)
@@ -95,7 +98,10 @@ def train(Ftr, Ltr, spk_tr, tag, mon=None):
     return W, log
 
 
-def _train(Ftr, Ltr, spk_tr, tag, mon, seed):
+ATTEMPTS = 5
+
+
+def _train(Ftr, Ltr, spk_tr, tag, mon, seed, give_up=True):
     import tensorflow as tf
     tf.keras.backend.clear_session()
     tf.random.set_seed(seed); tf.config.threading.set_intra_op_parallelism_threads(1)
@@ -139,7 +145,7 @@ def _train(Ftr, Ltr, spk_tr, tag, mon, seed):
             lp = forward_np(W, mon[0][:200])
             e["mon_greedy_seq_acc"] = float(np.mean([greedy(l) == list(y - 1) for l, y in zip(lp, mon[1][:200])]))
         print(tag, e, flush=True); log.append(e)
-        if ep + 1 == 7 and e["loss"] > 5.0:
+        if give_up and ep + 1 == 7 and e["loss"] > 5.0:
             return None, log, False
     return weights_of(model, mu, inv_sd), log, True
 
