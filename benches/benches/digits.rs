@@ -10,7 +10,11 @@
 //! - `recognise`: the digit models on the speech (one 6 s window: log-mel, Whisper encoder,
 //!   head) + beam search and alignment;
 //! - `margin`: the challenge verified by the head against its competing readings (CTC);
-//! - `decoder`: the challenge verified by Whisper's decoder (one run, three ways of writing it);
+//! - `decoder`: the challenge verified by Whisper's decoder on that GRID sentence, which has
+//!   words before its digit ("lay blue at x four now"): one run, the decoder's greedy reading
+//!   of the words (a run per token) and one run after them;
+//! - `decoder_digits_first`: the same on a reading of digits only (GCompris julia's takes of
+//!   "5182" spliced with 250 ms gaps): one run, three ways of writing it;
 //! - `sync`: lip/audio synchrony of the clip's mouth series with its audio;
 //! - `snr`: the voice over the background (`envelope::level_spread_db`, the `too_noisy` bar);
 //! - `check`: all of them, as the session runs them, on a reading the head alone does not
@@ -77,6 +81,24 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    if let Some(julia) = shared_data("speech_extra/wav16k/gcompris_en_julia") {
+        let mut reading = vec![0f32; 6_400];
+        for d in "5182".chars() {
+            let take = livecheck::audio::wav::read_path(julia.join(format!("{d}.wav")))
+                .expect("julia's take")
+                .to_16k();
+            reading.extend(take.samples);
+            reading.extend([0f32; 4_000]);
+        }
+        let heard = recognise(model, &reading, Some(&vad.speech(&reading).unwrap())).unwrap();
+        g.bench_function("decoder_digits_first", |b| {
+            b.iter(|| {
+                model
+                    .decoder_margin(&heard, "5182", Language::English)
+                    .unwrap()
+            })
+        });
+    }
     g.bench_function("sync", |b| {
         b.iter(|| check_sync(&mouth, &audio, 0, Some(&speech), &sync).unwrap())
     });

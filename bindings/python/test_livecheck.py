@@ -401,7 +401,7 @@ class Digits(unittest.TestCase):
         self.assertTrue(v.passed, v)
         r = v.reading
         self.assertEqual((r.challenge, r.language), ("7", Language.ENGLISH))
-        # The head hears the 7 (a carrier word may add a digit: GRID is no digit spotting);
+        # The head hears the 7 (a carrier word may add a digit: the head is trained on digits);
         # the verification margin decides.
         self.assertIn("7", r.recognised)
         self.assertIn(7, [d.digit for d in r.digits])

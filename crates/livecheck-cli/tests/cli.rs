@@ -209,8 +209,8 @@ fn check_digits_passes_a_live_reader_and_fails_dubbed_audio() {
     assert_eq!(code, 0, "{err}");
     let v = &lines[0];
     assert_eq!(v["challenge"], "7");
-    // The head hears the 7 (a carrier word may add a digit: GRID is no digit spotting, and the
-    // window takes in the whole sentence); the verification below is what decides.
+    // The head hears the 7 (a carrier word may add a digit: the head is trained on digits, and
+    // the window takes in the whole sentence); the verification below is what decides.
     assert!(v["recognised"].as_str().unwrap().contains('7'), "{v}");
     // Verified: the fused score above the default threshold for one digit
     // (`DigitsConfig::threshold(1)`).

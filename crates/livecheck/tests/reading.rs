@@ -39,6 +39,7 @@ fn run(expected: &str, frames: Vec<OwnedFrame>, audio: &[f32], rate: u32) -> Ver
 #[test]
 fn a_live_reader_moves_the_lips_in_sync_with_the_voice() {
     let Some(_) = common::engine() else { return };
+    let mut passed = 0;
     for (name, digit) in GRID {
         let (Some(frames), Some((audio, rate))) = (common::grid_video(name), grid_audio(name))
         else {
@@ -97,7 +98,11 @@ fn a_live_reader_moves_the_lips_in_sync_with_the_voice() {
             > livecheck::DigitsConfig::new(livecheck::Language::English).threshold(digit.len());
         assert_eq!(v.passed, accepted, "{name}: {:?}", v.reasons);
         assert_eq!(v.reasons.contains(&Reason::WrongDigits), !accepted);
+        passed += usize::from(v.passed);
     }
+    // Whisper's decoder writes the words before the digit and scores the digit after them;
+    // it hears "lay blue by c to again" in `lbbc2a`, so one sentence of six fails.
+    assert!(passed >= 5, "{passed} of 6 live GRID sentences passed");
 }
 
 #[test]

@@ -181,6 +181,17 @@ impl Model {
         })
     }
 
+    /// Refuses: this build has no speech runtime.
+    pub fn load_with_table(
+        name: &'static str,
+        bytes: &[u8],
+        input_shapes: &[&[usize]],
+        output_lens: &[usize],
+        _table: &str,
+    ) -> Result<(Self, Vec<i8>)> {
+        Self::load(name, bytes, input_shapes, output_lens).map(|m| (m, Vec::new()))
+    }
+
     /// Never reached: no `Model` can be loaded in this build.
     pub fn constant_output(&self, _i: usize) -> Option<&[f32]> {
         None

@@ -42,6 +42,50 @@ impl Model {
         Self::from_proto(name, &proto, input_shapes, output_lens)
     }
 
+    /// [`Self::load`], and the values of the int8 initializer `table`, which no node uses: data
+    /// the caller reads itself (Whisper's whole-vocabulary embedding, kept as int8 instead of
+    /// being widened to float32 with the graph's constants).
+    pub fn load_with_table(
+        name: &'static str,
+        bytes: &[u8],
+        input_shapes: &[&[usize]],
+        output_lens: &[usize],
+        table: &str,
+    ) -> Result<(Self, Vec<i8>)> {
+        let mut proto = parse(name, bytes)?;
+        let bad = |reason: String| Error::BadModel { name, reason };
+        let graph = proto
+            .graph
+            .as_mut()
+            .ok_or_else(|| bad("the file has no graph".into()))?;
+        let at = graph
+            .initializer
+            .iter()
+            .position(|t| t.name == table)
+            .ok_or_else(|| bad(format!("no initializer `{table}`")))?;
+        let t = graph.initializer.swap_remove(at);
+        if t.data_type != tract_onnx::pb::tensor_proto::DataType::Int8 as i32 {
+            return Err(bad(format!("initializer `{table}` is not int8")));
+        }
+        let values: Vec<i8> = if t.raw_data.is_empty() {
+            t.int32_data.iter().map(|&v| v as i8).collect()
+        } else {
+            t.raw_data.iter().map(|&b| b as i8).collect()
+        };
+        let len = t.dims.iter().try_fold(1usize, |n, &d| {
+            usize::try_from(d).ok().and_then(|d| n.checked_mul(d))
+        });
+        if len != Some(values.len()) {
+            return Err(bad(format!(
+                "initializer `{table}` holds {} values for dimensions {:?}",
+                values.len(),
+                t.dims
+            )));
+        }
+        let model = Self::from_proto(name, &proto, input_shapes, output_lens)?;
+        Ok((model, values))
+    }
+
     fn from_proto(
         name: &'static str,
         proto: &tract_onnx::pb::ModelProto,
