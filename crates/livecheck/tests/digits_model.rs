@@ -291,8 +291,9 @@ fn digits_the_vad_misses_at_the_edge_of_a_reading_are_still_heard() {
 
 /// A digit said after other words is scored where Whisper's decoder puts it: in the real GRID
 /// sentences ("bin blue at f two now"), which none of the models heard, the decoder writes the
-/// words it hears before the digit and then prefers the said digit to every other by far. It
-/// fails where Whisper hears no digit at all ("lay blue by c to again"), so 5 of 6 is the bar.
+/// words it hears before the digit and then prefers the said digit to every other by far (the
+/// others keep their margins from the start of the text, near zero). It fails where Whisper
+/// hears no digit at all ("lay blue by c to again"), so 5 of 6 is the bar.
 #[test]
 fn whisper_decoder_spots_a_digit_after_other_words() {
     let (Some(model), Some(dir)) = (digit_model(), common::data("grid_lipnet/wav16k")) else {
@@ -321,7 +322,7 @@ fn whisper_decoder_spots_a_digit_after_other_words() {
             .collect();
         eprintln!("{name} (said {said}): decoder margins by digit {margins:.1?}");
         let others = (0..10).filter(|&d| d != said).map(|d| margins[d]);
-        if margins[said] > 2.0 && others.fold(f32::MIN, f32::max) < -2.0 {
+        if margins[said] > 4.0 && others.fold(f32::MIN, f32::max) < margins[said] - 4.0 {
             spotted += 1;
         }
     }
